@@ -1,0 +1,50 @@
+//! The Kubernetes API surface ferrule reads: MetalLB's own `metallb.io` CRDs, unchanged,
+//! so a user's existing manifests apply as they are. These types carry schema and printer
+//! columns for the API server; all meaning is given to them by `crate::core`.
+
+mod advertisement;
+mod bfd;
+mod community;
+mod peer;
+mod pool;
+
+pub use advertisement::{BGPAdvertisement, BGPAdvertisementSpec};
+pub use bfd::{BFDProfile, BFDProfileSpec};
+pub use community::{Community, CommunityAlias, CommunitySpec};
+pub use peer::{v1beta1, v1beta2, BGPPeer, BGPPeerSpec, DynamicAsn, SecretRef};
+pub use pool::{IPAddressPool, IPAddressPoolSpec, IPAddressPoolStatus, ServiceAllocation};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::crd::merge_crds;
+use kube::CustomResourceExt;
+
+/// The API group, as MetalLB defines it.
+pub const GROUP: &str = "metallb.io";
+
+/// Every CRD ferrule serves, in a stable order. BGPPeer is served in v1beta1 (the form most
+/// manifests use) and v1beta2 (the storage version, as in MetalLB).
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    let peer = merge_crds(
+        vec![v1beta1::BGPPeer::crd(), v1beta2::BGPPeer::crd()],
+        "v1beta2",
+    )
+    .expect("both BGPPeer versions share group, kind and scope");
+    vec![
+        BFDProfile::crd(),
+        BGPAdvertisement::crd(),
+        peer,
+        Community::crd(),
+        IPAddressPool::crd(),
+    ]
+}
+
+/// The CRDs as one multi-document YAML stream, exactly what `ferrule crds` prints and
+/// what `crds/metallb.io.yaml` must hold.
+pub fn crds_yaml() -> String {
+    let mut out = String::new();
+    for crd in crds() {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&crd).expect("CRDs serialize"));
+    }
+    out
+}

@@ -1,0 +1,4 @@
+//! The pure core: validation, allocation and per-node intent. No Kubernetes client, no FRR.
+pub mod intent;
+pub mod model;
+pub mod validate;
