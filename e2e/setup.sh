@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what ferrule's tests and labs need on a fresh Debian machine: FRR (zebra, bgpd,
+# bfdd, staticd, vtysh, frr-reload.py) and iproute2 for network namespaces. Idempotent:
+# does nothing when everything is already there. Needs root (or sudo).
+set -euo pipefail
+
+need=()
+for bin in /usr/lib/frr/bgpd /usr/lib/frr/bfdd /usr/lib/frr/zebra /usr/lib/frr/staticd /usr/bin/vtysh; do
+  [ -x "$bin" ] || need+=(frr)
+done
+[ -e /usr/lib/frr/frr-reload.py ] || need+=(frr-pythontools)
+command -v ip >/dev/null || need+=(iproute2)
+command -v unshare >/dev/null || need+=(util-linux)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
+fi
+
+# The packaged FRR service is not used: every lab instance runs its own daemons in its own
+# namespace with its own directories. Stop the system one if the package started it, so it
+# does not hold the default sockets.
+if command -v systemctl >/dev/null && systemctl is-active --quiet frr 2>/dev/null; then
+  $SUDO systemctl stop frr || true
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust (rustup) first" >&2
+  exit 1
+fi
+echo "setup: FRR $(/usr/bin/vtysh --version 2>/dev/null | head -1 | awk '{print $NF}') and $(cargo --version) ready" >&2
