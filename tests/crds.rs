@@ -3,13 +3,12 @@
 
 #[test]
 fn committed_crds_match_generated() {
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/metallb.io.yaml"))
-            .expect("crds/metallb.io.yaml exists");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/crds.yaml"))
+        .expect("crds/crds.yaml exists");
     let generated = ferrule::api::crds_yaml();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/metallb.io.yaml"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/crds/crds.yaml"),
             &generated,
         )
         .unwrap();
@@ -17,7 +16,7 @@ fn committed_crds_match_generated() {
     }
     assert!(
         committed == generated,
-        "crds/metallb.io.yaml is stale: run `cargo run -- crds > crds/metallb.io.yaml` (or UPDATE_GOLDEN=1 cargo test)"
+        "crds/crds.yaml is stale: run `cargo run -- crds > crds/crds.yaml` (or UPDATE_GOLDEN=1 cargo test)"
     );
 }
 
@@ -32,7 +31,10 @@ fn every_kind_is_served_and_peer_has_both_versions() {
             "BGPAdvertisement",
             "BGPPeer",
             "Community",
-            "IPAddressPool"
+            "IPAddressPool",
+            "BGPSession",
+            "ServiceAnnouncement",
+            "SpeakerNode"
         ]
     );
     let peer = crds

@@ -7,6 +7,7 @@ mod bfd;
 mod community;
 mod peer;
 mod pool;
+pub mod status;
 
 pub use advertisement::{BGPAdvertisement, BGPAdvertisementSpec};
 pub use bfd::{BFDProfile, BFDProfileSpec};
@@ -21,7 +22,7 @@ use kube::CustomResourceExt;
 /// The API group, as MetalLB defines it.
 pub const GROUP: &str = "metallb.io";
 
-/// Every CRD ferrule serves, in a stable order. BGPPeer is served in v1beta1 (the form most
+/// Every CRD ferrule serves, in a stable order: MetalLB's, then ferrule's status kinds. BGPPeer is served in v1beta1 (the form most
 /// manifests use) and v1beta2 (the storage version, as in MetalLB).
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let peer = merge_crds(
@@ -35,11 +36,14 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         peer,
         Community::crd(),
         IPAddressPool::crd(),
+        status::BGPSession::crd(),
+        status::ServiceAnnouncement::crd(),
+        status::SpeakerNode::crd(),
     ]
 }
 
 /// The CRDs as one multi-document YAML stream, exactly what `ferrule crds` prints and
-/// what `crds/metallb.io.yaml` must hold.
+/// what `crds/crds.yaml` must hold.
 pub fn crds_yaml() -> String {
     let mut out = String::new();
     for crd in crds() {
