@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "BGPAdvertisement",
+    derive = "PartialEq",
     namespaced,
     shortname = "bgpadv",
     printcolumn = r#"{"name":"IPAddressPools","type":"string","jsonPath":".spec.ipAddressPools"}"#,

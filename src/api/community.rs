@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "Community",
+    derive = "PartialEq",
     namespaced
 )]
 #[serde(rename_all = "camelCase")]

@@ -31,15 +31,36 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     )
     .expect("both BGPPeer versions share group, kind and scope");
     vec![
-        BFDProfile::crd(),
-        BGPAdvertisement::crd(),
+        spec_optional(BFDProfile::crd()),
+        spec_optional(BGPAdvertisement::crd()),
         peer,
-        Community::crd(),
+        spec_optional(Community::crd()),
         IPAddressPool::crd(),
         status::BGPSession::crd(),
         status::ServiceAnnouncement::crd(),
         status::SpeakerNode::crd(),
     ]
+}
+
+/// MetalLB's docs create BGPAdvertisements (and profiles) with no `spec` at all, meaning
+/// "every default"; the API server must accept them, so `spec` is not required for kinds
+/// whose fields are all optional.
+fn spec_optional(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for v in &mut crd.spec.versions {
+        if let Some(schema) = v
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            if let Some(req) = schema.required.as_mut() {
+                req.retain(|r| r != "spec");
+                if req.is_empty() {
+                    schema.required = None;
+                }
+            }
+        }
+    }
+    crd
 }
 
 /// The CRDs as one multi-document YAML stream, exactly what `ferrule crds` prints and

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "IPAddressPool",
+    derive = "PartialEq",
     namespaced,
     status = "IPAddressPoolStatus",
     shortname = "ippool",

@@ -21,7 +21,7 @@ use super::{cluster, duration};
 use crate::api::{self, DynamicAsn};
 
 /// Everything ferrule reads, as the API (or a directory of manifests) gives it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
     /// The namespace ferrule reads its CRs from (`metallb-system` by default).
     pub namespace: String,
