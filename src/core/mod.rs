@@ -1,4 +1,9 @@
 //! The pure core: validation, allocation and per-node intent. No Kubernetes client, no FRR.
+pub mod allocate;
+pub mod cluster;
 pub mod intent;
 pub mod model;
 pub mod validate;
+
+// PLACEHOLDER: replaced by wt-allocate/wt-validate at merge (delete with pending.rs).
+mod pending;

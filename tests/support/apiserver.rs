@@ -60,6 +60,8 @@ impl Verb {
 /// What one request asked for (recorded before it is answered, faults included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestRecord {
+    /// The name given to `client_as`, if the request came through such a client.
+    pub client: Option<String>,
     pub verb: Verb,
     /// `group/version/resource`, `v1/services` for the core group.
     pub resource: String,
@@ -162,6 +164,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct ApiServer {
     inner: Arc<Inner>,
+    /// Tags this handle's requests in the log (see `client_as`).
+    who: Option<Arc<str>>,
 }
 
 impl Default for ApiServer {
@@ -179,12 +183,22 @@ impl ApiServer {
                 availability,
                 bookmark_interval: Mutex::new(Duration::from_secs(60)),
             }),
+            who: None,
         }
     }
 
     /// A kube client whose every request is served by this store.
     pub fn client(&self) -> kube::Client {
         kube::Client::new(self.clone(), "default")
+    }
+
+    /// A client whose requests are logged under `who`, to tell two controllers apart.
+    pub fn client_as(&self, who: &str) -> kube::Client {
+        let tagged = ApiServer {
+            inner: self.inner.clone(),
+            who: Some(Arc::from(who)),
+        };
+        kube::Client::new(tagged, "default")
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -323,6 +337,7 @@ impl ApiServer {
             _ => return status_response(405, "MethodNotAllowed", "method not allowed", None),
         };
         self.state().requests.push(RequestRecord {
+            client: self.who.as_deref().map(str::to_string),
             verb,
             resource: target.res.display(),
             namespace: target.namespace.clone(),
