@@ -787,6 +787,7 @@ async fn outages_and_faults() {
         subresource: None,
         code: 500,
         times: 1,
+        ..Default::default()
     });
     let p = json!({ "data": { "x": "y" } });
     assert_eq!(
@@ -801,6 +802,27 @@ async fn outages_and_faults() {
     api.patch("a", &PatchParams::default(), &Patch::Merge(&p))
         .await
         .unwrap();
+
+    // A partition of one client: only its requests fail, until cleared.
+    server.inject(Fault {
+        client: Some("cut".into()),
+        code: 503,
+        times: usize::MAX,
+        ..Default::default()
+    });
+    let cut: Api<ConfigMap> = Api::namespaced(server.client_as("cut"), "default");
+    for _ in 0..3 {
+        assert_eq!(api_code(cut.get("a").await.unwrap_err()).0, 503);
+    }
+    api.get("a").await.unwrap();
+    server.clear_faults();
+    cut.get("a").await.unwrap();
+    let cut_requests = server
+        .requests()
+        .iter()
+        .filter(|r| r.client.as_deref() == Some("cut"))
+        .count();
+    assert_eq!(cut_requests, 4, "faulted requests are logged too");
 }
 
 #[tokio::test]

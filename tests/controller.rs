@@ -24,7 +24,7 @@ use kube::api::{
 };
 use kube::ResourceExt;
 use serde_json::json;
-use support::apiserver::{ApiServer, RequestRecord, Verb};
+use support::apiserver::{ApiServer, Fault, RequestRecord, Verb};
 use support::eventually;
 use tokio::task::JoinHandle;
 
@@ -144,9 +144,9 @@ async fn wait_event(server: &ApiServer, name: &str, reason: &str) -> (String, St
 fn fast_options(identity: &str) -> ControllerOptions {
     ControllerOptions {
         identity: Some(identity.into()),
-        lease_duration: Duration::from_secs(1),
-        renew_deadline: Duration::from_millis(600),
-        renew_interval: Duration::from_millis(100),
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1200),
+        renew_interval: Duration::from_millis(200),
         debounce: Duration::from_millis(20),
         ..ControllerOptions::default()
     }
@@ -852,6 +852,73 @@ async fn leader_handover() {
         "{winner} wrote before taking the lease"
     );
     assert!(by(&winner, &log[takeover..]) > 0);
+
+    a.abort();
+    b.abort();
+    create(&server, "default", &lb("sentinel", &[], 443)).await;
+    let violations = checker.finish("sentinel").await;
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+/// The leader is cut off from the API: it steps down on its own, the standby takes over,
+/// and once the old leader is back it stays a standby and writes nothing.
+#[tokio::test]
+async fn partitioned_leader_steps_down() {
+    let server = ApiServer::new();
+    create(&server, NS, &seed_pool()).await;
+    let checker = Checker::start(&server);
+    let a = start(&server, "a");
+    wait_leader(&server, "a").await;
+    let b = start(&server, "b");
+    create(&server, "default", &lb("s1", &[], 443)).await;
+    wait_assigned(&server, &["s1"]).await;
+
+    server.inject(Fault {
+        client: Some("a".into()),
+        code: 503,
+        times: usize::MAX,
+        ..Default::default()
+    });
+    create(&server, "default", &lb("s2", &[], 443)).await;
+    wait_leader(&server, "b").await;
+    wait_assigned(&server, &["s2"]).await;
+    let log = server.requests();
+    let takeover = log
+        .iter()
+        .position(|r| {
+            r.client.as_deref() == Some("b")
+                && r.resource.ends_with("/leases")
+                && r.verb == Verb::Update
+        })
+        .expect("b took the lease");
+    let a_after: Vec<_> = object_writes(&log[takeover..])
+        .into_iter()
+        .filter(|r| r.client.as_deref() == Some("a"))
+        .collect();
+    assert!(
+        a_after.is_empty(),
+        "a tried to write after b took over: {a_after:?}"
+    );
+
+    server.clear_faults();
+    create(&server, "default", &lb("s3", &[], 443)).await;
+    wait_assigned(&server, &["s3"]).await;
+    // a is reachable again and reads the lease, but b still holds it.
+    let healed_at = server.requests().len();
+    eventually("a reading the lease again", WAIT, || {
+        let n = server.requests()[healed_at..]
+            .iter()
+            .filter(|r| r.client.as_deref() == Some("a") && r.resource.ends_with("/leases"))
+            .count();
+        async move { (n >= 2).then_some(()) }
+    })
+    .await;
+    assert_eq!(lease_holder(&server).as_deref(), Some("b"));
+    let a_writes = object_writes(&server.requests()[takeover..])
+        .into_iter()
+        .filter(|r| r.client.as_deref() == Some("a"))
+        .count();
+    assert_eq!(a_writes, 0);
 
     a.abort();
     b.abort();

@@ -80,10 +80,12 @@ pub enum Availability {
     Hang,
 }
 
-/// An injected failure: the next `times` requests matching `verb` (and `resource`, a
-/// plural name like `services`, if set) get `code`.
-#[derive(Clone, Debug)]
+/// An injected failure: the next `times` requests matching every field that is set get
+/// `code`. `client` matches the name given to `client_as` (a network partition of one
+/// process: `times: usize::MAX` until `clear_faults`).
+#[derive(Clone, Debug, Default)]
 pub struct Fault {
+    pub client: Option<String>,
     pub verb: Option<Verb>,
     pub resource: Option<String>,
     pub subresource: Option<String>,
@@ -220,6 +222,10 @@ impl ApiServer {
 
     pub fn inject(&self, fault: Fault) {
         self.state().faults.push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
     }
 
     /// Forget watch history up to now: a watch from an older resourceVersion gets 410 Gone.
@@ -366,7 +372,7 @@ impl ApiServer {
                 }
             }
         }
-        if let Some(code) = self.take_fault(verb, &target) {
+        if let Some(code) = self.take_fault(verb, &target, self.who.as_deref()) {
             return status_response(code, reason_for(code), "injected fault", None);
         }
 
@@ -400,10 +406,11 @@ impl ApiServer {
         }
     }
 
-    fn take_fault(&self, verb: Verb, target: &Target) -> Option<u16> {
+    fn take_fault(&self, verb: Verb, target: &Target, who: Option<&str>) -> Option<u16> {
         let mut st = self.state();
         let idx = st.faults.iter().position(|f| {
             f.times > 0
+                && f.client.as_deref().is_none_or(|c| Some(c) == who)
                 && f.verb.is_none_or(|v| v == verb)
                 && f.resource
                     .as_ref()
