@@ -1,4 +1,5 @@
 //! ferrule: MetalLB's BGP API, answered by FRR, fast and observable.
 pub mod api;
+pub mod controller;
 pub mod core;
 pub mod manifests;

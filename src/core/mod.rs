@@ -1,7 +1,11 @@
 //! The pure core: validation, allocation and per-node intent. No Kubernetes client, no FRR.
+pub mod allocate;
 pub mod cluster;
 pub mod community;
 pub mod duration;
 pub mod intent;
 pub mod model;
 pub mod validate;
+
+// PLACEHOLDER: replaced by wt-allocate at merge (delete with pending.rs).
+mod pending;
