@@ -926,3 +926,40 @@ async fn partitioned_leader_steps_down() {
     let violations = checker.finish("sentinel").await;
     assert!(violations.is_empty(), "{violations:?}");
 }
+
+#[tokio::test]
+async fn rbac_grants_exactly_what_the_controller_calls() {
+    let server = ApiServer::new();
+    create(&server, NS, &seed_pool()).await;
+    let task = start(&server, "rbac");
+    create(&server, "default", &lb("web", &[], 443)).await;
+    wait_assigned(&server, &["web"]).await;
+    eventually("pool status written", WAIT, || {
+        let s = server
+            .object::<IPAddressPool>(Some(NS), "prod-pool")
+            .and_then(|p| p.status);
+        async move { s.filter(|s| s.assigned_ipv4 == 1).map(|_| ()) }
+    })
+    .await;
+    // A renewal (update of the existing Lease) happens within one renew interval.
+    eventually("lease renewed", WAIT, || {
+        let renewed = server.requests().iter().any(|r| {
+            r.client.as_deref() == Some("rbac")
+                && r.resource.ends_with("/leases")
+                && r.verb == support::apiserver::Verb::Update
+        });
+        async move { renewed.then_some(()) }
+    })
+    .await;
+    task.abort();
+    let mine: Vec<RequestRecord> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.client.as_deref() == Some("rbac"))
+        .collect();
+    let unused = support::rbac::assert_granted("ferrule-controller", &mine);
+    assert!(
+        unused.is_empty(),
+        "ferrule-controller grants nothing calls: {unused:?}"
+    );
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod rbac;
 
 use std::future::Future;
 use std::time::Duration;
