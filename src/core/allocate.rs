@@ -1,3 +1,1124 @@
-// PLACEHOLDER: replaced by wt-allocate/wt-validate at merge
-//! Placeholder re-export of the allocator stand-in (see `pending.rs`).
-pub use super::pending::{allocate, pool_usage, Allocation, AllocationError, PoolUsage};
+//! LoadBalancer IP allocation: MetalLB's rules (metallb/metallb `internal/allocator` and
+//! `controller/service.go`) as one pure function of the whole cluster, instead of a cache
+//! whose result depends on the order events arrived in.
+//!
+//! Work happens in four passes over the Services that are ours, each sorted by key:
+//! 1. Services whose current addresses (`status.loadBalancer.ingress`) are still valid keep
+//!    them: inside one pool (avoidBuggyIPs honoured) that admits the Service, the pool and
+//!    addresses it requests, its IP families, and shareable with the Services kept before it.
+//!    `autoAssign: false` does not take an address away (MetalLB's `Assign` ignores it too).
+//! 2. PreferDualStack Services that kept a single address try to add the missing family from
+//!    the same pool (MetalLB's `AllocateFromPoolForAdditionalFamily`).
+//! 3. Services requesting addresses, so an explicit request beats an automatic pick of the
+//!    same address among new Services.
+//! 4. Everything else: the requested pool, or the first auto-assign pool with room.
+//!
+//! So a Service that has an address never loses it to one added later, and feeding the
+//! result back as `current_ips` gives the same result.
+//!
+//! Where we differ from MetalLB, on purpose:
+//! - Candidate pools are ordered deterministically: pools with a `serviceAllocation` that admit
+//!   the Service, those with a priority first (ascending; 0 means unset, as Go's zero value),
+//!   then by name; then pools without `serviceAllocation`, by name. MetalLB sorts the first
+//!   group with an unstable sort and walks the second in Go map order.
+//! - A pool whose `serviceAllocation` has only a priority admits every Service (MetalLB lists
+//!   it in neither its namespace nor its selector index, so never auto-assigns from it), and
+//!   namespace selectors matching no namespace admit no namespace (MetalLB then admits all).
+//! - With `metallb.io/allow-shared-ip`, an address already used by a compatible Service in any
+//!   candidate pool is preferred over a free one, so Services meant to share land together.
+//!   MetalLB takes the lowest address that is free or shareable in the first pool with one.
+//! - Addresses are returned sorted (IPv4 before IPv6, which is also MetalLB's dual-stack order).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+use super::model::{
+    any_matches, Assignment, IpFamily, IpFamilyPolicy, IpRange, Labels, Pool, Service, ServiceKey,
+    ServicePort,
+};
+
+/// The outcome for every Service that is ours: an assignment or the reason it has none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Allocation {
+    pub assigned: BTreeMap<ServiceKey, Assignment>,
+    pub failed: BTreeMap<ServiceKey, AllocationError>,
+}
+
+/// Which addresses a Service needs, from `spec.ipFamilies` and `spec.ipFamilyPolicy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FamilyNeed {
+    One(IpFamily),
+    /// `required`: RequireDualStack; otherwise PreferDualStack on a dual-stack Service.
+    Both {
+        primary: IpFamily,
+        required: bool,
+    },
+}
+
+impl FamilyNeed {
+    /// MetalLB derives the family from the cluster IPs; `ipFamilies` lists the same families.
+    /// PreferDualStack on a single-family Service is single stack.
+    pub fn of(svc: &Service) -> Self {
+        let primary = svc.ip_families.first().copied().unwrap_or(IpFamily::V4);
+        let has_other = svc.ip_families.contains(&other(primary));
+        match svc.ip_family_policy {
+            IpFamilyPolicy::SingleStack => FamilyNeed::One(primary),
+            IpFamilyPolicy::RequireDualStack => FamilyNeed::Both {
+                primary,
+                required: true,
+            },
+            IpFamilyPolicy::PreferDualStack if has_other => FamilyNeed::Both {
+                primary,
+                required: false,
+            },
+            IpFamilyPolicy::PreferDualStack => FamilyNeed::One(primary),
+        }
+    }
+
+    /// The families to look for, most wanted first.
+    fn families(self) -> Vec<IpFamily> {
+        match self {
+            FamilyNeed::One(f) => vec![f],
+            FamilyNeed::Both { primary, .. } => vec![primary, other(primary)],
+        }
+    }
+
+    /// Whether a sorted, deduplicated address list has the right shape for this Service.
+    fn fits(self, ips: &[IpAddr]) -> bool {
+        let distinct = match ips {
+            [_] => true,
+            [a, b] => family(*a) != family(*b),
+            _ => false,
+        };
+        distinct
+            && match self {
+                FamilyNeed::One(f) => ips.len() == 1 && family(ips[0]) == f,
+                FamilyNeed::Both { required, .. } => !required || ips.len() == 2,
+            }
+    }
+
+    /// Whether a pool has address ranges this Service could use at all.
+    fn served_by(self, pool: &Pool) -> bool {
+        match self {
+            FamilyNeed::One(f) => has_family(pool, f),
+            FamilyNeed::Both { required: true, .. } => {
+                has_family(pool, IpFamily::V4) && has_family(pool, IpFamily::V6)
+            }
+            FamilyNeed::Both {
+                required: false, ..
+            } => has_family(pool, IpFamily::V4) || has_family(pool, IpFamily::V6),
+        }
+    }
+}
+
+impl fmt::Display for FamilyNeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FamilyNeed::One(fam) => write!(f, "an {} address", family_name(*fam)),
+            FamilyNeed::Both { required: true, .. } => {
+                f.write_str("an IPv4 and an IPv6 address (RequireDualStack)")
+            }
+            FamilyNeed::Both {
+                required: false, ..
+            } => f.write_str("an IPv4 and/or an IPv6 address (PreferDualStack)"),
+        }
+    }
+}
+
+/// Why an address in use by another Service cannot be shared with this one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// One of the two has no `metallb.io/allow-shared-ip`.
+    NotShared,
+    KeyMismatch {
+        ours: String,
+        theirs: String,
+    },
+    /// Backends differ: ETP Local Services share only with the same pod selector.
+    BackendMismatch,
+    Port(ServicePort),
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conflict::NotShared => f.write_str(
+                "sharing an address needs both Services to set the same metallb.io/allow-shared-ip",
+            ),
+            Conflict::KeyMismatch { ours, theirs } => write!(
+                f,
+                "their metallb.io/allow-shared-ip keys differ (\"{ours}\" here, \"{theirs}\" there)"
+            ),
+            Conflict::BackendMismatch => f.write_str(
+                "their backends differ (externalTrafficPolicy: Local Services share only with \
+                 Services of the same pod selector and policy)",
+            ),
+            Conflict::Port(p) => write!(f, "both use port {}/{}", p.protocol, p.port),
+        }
+    }
+}
+
+/// Why a Service got no address. Messages name the Service, the pool, the address, and the
+/// other Service involved.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum AllocationError {
+    #[error("no IPAddressPool exists, so Service {service} gets no address")]
+    NoPools { service: ServiceKey },
+    #[error(
+        "no IPAddressPool with autoAssign admits Service {service} (see spec.autoAssign and \
+         spec.serviceAllocation of the pools, or name a pool with metallb.io/address-pool)"
+    )]
+    NoEligiblePool { service: ServiceKey },
+    #[error(
+        "Service {service} needs {need}, but no IPAddressPool it may use has such addresses \
+         (tried {})", pools.join(", ")
+    )]
+    NoPoolForFamily {
+        service: ServiceKey,
+        need: FamilyNeed,
+        pools: Vec<String>,
+    },
+    #[error("Service {service} needs {need}, but IPAddressPool {pool} has no such addresses")]
+    PoolLacksFamily {
+        service: ServiceKey,
+        pool: String,
+        need: FamilyNeed,
+    },
+    #[error("no available addresses in pools {} for Service {service}", pools.join(", "))]
+    Exhausted {
+        service: ServiceKey,
+        pools: Vec<String>,
+    },
+    #[error(
+        "Service {service} names IPAddressPool \"{pool}\" in metallb.io/address-pool, which \
+         does not exist"
+    )]
+    UnknownPool { service: ServiceKey, pool: String },
+    #[error(
+        "IPAddressPool {pool} does not admit Service {service} (spec.serviceAllocation \
+         namespaces and selectors exclude it)"
+    )]
+    PoolDoesNotAdmit { service: ServiceKey, pool: String },
+    #[error("Service {service} requests {ip}, which is not in any IPAddressPool")]
+    NotInAnyPool { service: ServiceKey, ip: IpAddr },
+    #[error(
+        "Service {service} requests {ip}, which IPAddressPool {pool} excludes: spec.avoidBuggyIPs \
+         refuses addresses ending in .0 or .255"
+    )]
+    BuggyIp {
+        service: ServiceKey,
+        ip: IpAddr,
+        pool: String,
+    },
+    #[error(
+        "Service {service} requests {ip}, which is in IPAddressPool {actual}, not in {requested} \
+         named by metallb.io/address-pool"
+    )]
+    NotInRequestedPool {
+        service: ServiceKey,
+        ip: IpAddr,
+        requested: String,
+        actual: String,
+    },
+    #[error(
+        "Service {service} requests {first} (IPAddressPool {first_pool}) and {second} \
+         (IPAddressPool {second_pool}); its addresses must come from one pool"
+    )]
+    DifferentPools {
+        service: ServiceKey,
+        first: IpAddr,
+        first_pool: String,
+        second: IpAddr,
+        second_pool: String,
+    },
+    #[error(
+        "Service {service} requests {}, but needs {need} (spec.ipFamilies, spec.ipFamilyPolicy)",
+        join_ips(ips)
+    )]
+    RequestedFamilyMismatch {
+        service: ServiceKey,
+        ips: Vec<IpAddr>,
+        need: FamilyNeed,
+    },
+    #[error("Service {service} requests {ip}, which Service {other} already uses: {reason}")]
+    Conflict {
+        service: ServiceKey,
+        ip: IpAddr,
+        other: ServiceKey,
+        reason: Conflict,
+    },
+}
+
+/// Address counts of one pool, as the IPAddressPool status shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PoolUsage {
+    pub assigned_v4: u64,
+    pub assigned_v6: u64,
+    /// Free addresses (avoidBuggyIPs honoured), saturating at `u64::MAX` for huge IPv6 pools.
+    pub available_v4: u64,
+    pub available_v6: u64,
+}
+
+/// Allocates addresses to every Service with `is_ours`; the others are ignored. Pools are
+/// assumed not to overlap (validation refuses overlapping pools, as MetalLB does).
+pub fn allocate(
+    pools: &BTreeMap<String, Pool>,
+    services: &[Service],
+    namespace_labels: &BTreeMap<String, Labels>,
+) -> Allocation {
+    let mut ours: Vec<&Service> = services.iter().filter(|s| s.is_ours).collect();
+    ours.sort_by(|a, b| a.key.cmp(&b.key));
+    // Keys are unique in a cluster; if not, the first given wins.
+    ours.dedup_by(|a, b| a.key == b.key);
+
+    let mut state = State::new(pools, namespace_labels);
+    let mut out = Allocation::default();
+
+    for svc in ours.iter().filter(|s| !s.current_ips.is_empty()) {
+        if let Some(a) = state.keep(svc) {
+            out.assigned.insert(svc.key.clone(), a);
+        }
+    }
+    // After every keep, so the added address cannot be one another Service still holds.
+    for svc in &ours {
+        if let Some(a) = out.assigned.get_mut(&svc.key) {
+            state.complete_dual_stack(svc, a);
+        }
+    }
+    let (requesting, rest): (Vec<&Service>, Vec<&Service>) = ours
+        .iter()
+        .filter(|s| !out.assigned.contains_key(&s.key))
+        .partition(|s| !s.requested_ips.is_empty());
+    for svc in requesting.into_iter().chain(rest) {
+        match state.fresh(svc) {
+            Ok(a) => {
+                out.assigned.insert(svc.key.clone(), a);
+            }
+            Err(e) => {
+                out.failed.insert(svc.key.clone(), e);
+            }
+        }
+    }
+    out
+}
+
+/// Assigned and available addresses per pool. Counts distinct addresses (shared ones once).
+pub fn pool_usage(
+    pools: &BTreeMap<String, Pool>,
+    assigned: &BTreeMap<ServiceKey, Assignment>,
+) -> BTreeMap<String, PoolUsage> {
+    let mut used: BTreeMap<&str, BTreeSet<IpAddr>> = BTreeMap::new();
+    for a in assigned.values() {
+        if let Some(pool) = pools.get(&a.pool) {
+            let set = used.entry(pool.name.as_str()).or_default();
+            set.extend(a.ips.iter().filter(|ip| usable(pool, **ip)));
+        }
+    }
+    pools
+        .iter()
+        .map(|(name, pool)| {
+            let (cap_v4, cap_v6) = capacity(pool);
+            let ips = used.get(name.as_str());
+            let count = |fam| ips.map_or(0, |s| s.iter().filter(|ip| family(**ip) == fam).count());
+            let (a4, a6) = (count(IpFamily::V4) as u128, count(IpFamily::V6) as u128);
+            let usage = PoolUsage {
+                assigned_v4: sat64(a4),
+                assigned_v6: sat64(a6),
+                available_v4: sat64(cap_v4.saturating_sub(a4)),
+                available_v6: sat64(cap_v6.saturating_sub(a6)),
+            };
+            (name.clone(), usage)
+        })
+        .collect()
+}
+
+/// Who uses one address. Every user has the same sharing and backend key.
+#[derive(Debug)]
+struct Holder {
+    sharing: String,
+    backend: String,
+    ports: BTreeMap<ServicePort, ServiceKey>,
+    services: BTreeSet<ServiceKey>,
+}
+
+/// What a Service brings to an address it wants to use.
+struct Claim<'s> {
+    key: &'s ServiceKey,
+    /// Empty: no sharing (MetalLB treats an empty annotation the same).
+    sharing: &'s str,
+    backend: String,
+    ports: &'s BTreeSet<ServicePort>,
+}
+
+impl<'s> Claim<'s> {
+    fn of(svc: &'s Service) -> Self {
+        // MetalLB's BackendKey: the pod selector for ETP Local (labels.Set.String(), sorted),
+        // nothing for Cluster, which can share regardless of backends.
+        let backend = if svc.etp_local {
+            let pairs: Vec<String> = svc
+                .selector
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            pairs.join(",")
+        } else {
+            String::new()
+        };
+        Claim {
+            key: &svc.key,
+            sharing: svc.sharing_key.as_deref().unwrap_or(""),
+            backend,
+            ports: &svc.ports,
+        }
+    }
+}
+
+enum ChooseFail {
+    /// No candidate has ranges of the needed families.
+    NoFamily,
+    /// Some do, but every such address is taken.
+    Exhausted,
+}
+
+struct State<'a> {
+    pools: &'a BTreeMap<String, Pool>,
+    namespace_labels: &'a BTreeMap<String, Labels>,
+    /// Pools with autoAssign, in the order automatic allocation tries them.
+    auto_order: Vec<&'a Pool>,
+    holders: BTreeMap<IpAddr, Holder>,
+    /// Addresses by the sharing key of their users, to find shareable ones without a scan.
+    by_sharing_key: BTreeMap<String, BTreeSet<IpAddr>>,
+    /// Per (range, avoidBuggyIPs): every address below the cursor is held or skipped, `None`
+    /// when the whole range is. Valid because addresses are only added during one run.
+    cursors: HashMap<(IpRange, bool), Option<u128>>,
+}
+
+/// A candidate pool's answer in `choose`: its score (lower wins), the pool, the addresses.
+type Pick<'a> = ((u8, Reverse<usize>, usize), &'a Pool, Vec<IpAddr>);
+
+// Errors carry the names their messages need; each is built at most once per failed Service
+// and stored by value in `Allocation::failed`, so boxing them here would buy nothing.
+#[allow(clippy::result_large_err)]
+impl<'a> State<'a> {
+    fn new(
+        pools: &'a BTreeMap<String, Pool>,
+        namespace_labels: &'a BTreeMap<String, Labels>,
+    ) -> Self {
+        let mut auto_order: Vec<&Pool> = pools.values().filter(|p| p.auto_assign).collect();
+        // Stable sort over name order: ties stay sorted by name.
+        auto_order.sort_by_key(|p| match &p.allocation {
+            Some(a) => match a.priority.filter(|p| *p != 0) {
+                Some(prio) => (0u8, prio),
+                None => (1, 0),
+            },
+            None => (2, 0),
+        });
+        State {
+            pools,
+            namespace_labels,
+            auto_order,
+            holders: BTreeMap::new(),
+            by_sharing_key: BTreeMap::new(),
+            cursors: HashMap::new(),
+        }
+    }
+
+    /// MetalLB's `isPoolCompatibleWithService`, with namespace selectors evaluated here.
+    fn admits(&self, pool: &Pool, svc: &Service) -> bool {
+        let Some(alloc) = &pool.allocation else {
+            return true;
+        };
+        let ns = &svc.key.namespace;
+        let ns_ok = (alloc.namespaces.is_empty() && alloc.namespace_selectors.is_empty())
+            || alloc.namespaces.contains(ns)
+            // A namespace we know nothing of matches no selector, as in MetalLB, which
+            // evaluates selectors against existing Namespace objects.
+            || self
+                .namespace_labels
+                .get(ns)
+                .is_some_and(|l| alloc.namespace_selectors.iter().any(|s| s.matches(l)));
+        ns_ok && any_matches(&alloc.service_selectors, &svc.labels)
+    }
+
+    /// Pass 1: the Service's current addresses, if still valid.
+    fn keep(&mut self, svc: &Service) -> Option<Assignment> {
+        let need = FamilyNeed::of(svc);
+        let claim = Claim::of(svc);
+        let ips = sorted(&svc.current_ips);
+        if !need.fits(&ips) {
+            return None;
+        }
+        let pools = self.pools;
+        let pool = pools
+            .values()
+            .find(|p| ips.iter().all(|ip| usable(p, *ip)))?;
+        if !self.admits(pool, svc)
+            || svc.requested_pool.as_ref().is_some_and(|p| *p != pool.name)
+            || (!svc.requested_ips.is_empty() && sorted(&svc.requested_ips) != ips)
+            || ips.iter().any(|ip| self.check(*ip, &claim).is_err())
+        {
+            return None;
+        }
+        for ip in &ips {
+            self.hold(*ip, &claim);
+        }
+        Some(Assignment {
+            pool: pool.name.clone(),
+            ips,
+        })
+    }
+
+    /// Pass 2: a PreferDualStack Service with one address gets the other family if its pool
+    /// has one to give. Not when the user asked for specific addresses.
+    fn complete_dual_stack(&mut self, svc: &Service, a: &mut Assignment) {
+        let FamilyNeed::Both {
+            required: false, ..
+        } = FamilyNeed::of(svc)
+        else {
+            return;
+        };
+        if a.ips.len() != 1 || !svc.requested_ips.is_empty() {
+            return;
+        }
+        let Some(pool) = self.pools.get(&a.pool) else {
+            return;
+        };
+        let claim = Claim::of(svc);
+        if let Some((ip, _)) = self.offer(pool, other(family(a.ips[0])), &claim) {
+            self.hold(ip, &claim);
+            a.ips.push(ip);
+            a.ips.sort();
+        }
+    }
+
+    /// Passes 3 and 4: a new assignment.
+    fn fresh(&mut self, svc: &Service) -> Result<Assignment, AllocationError> {
+        let service = svc.key.clone();
+        if !svc.requested_ips.is_empty() {
+            return self.requested(svc);
+        }
+        let need = FamilyNeed::of(svc);
+        let claim = Claim::of(svc);
+        if let Some(name) = &svc.requested_pool {
+            // The named pool only, even with autoAssign false (MetalLB's AllocateFromPool).
+            let pools = self.pools;
+            let Some(pool) = pools.get(name) else {
+                return Err(AllocationError::UnknownPool {
+                    service,
+                    pool: name.clone(),
+                });
+            };
+            if !self.admits(pool, svc) {
+                return Err(AllocationError::PoolDoesNotAdmit {
+                    service,
+                    pool: name.clone(),
+                });
+            }
+            return self
+                .choose(&[pool], need, &claim)
+                .map_err(|fail| match fail {
+                    ChooseFail::NoFamily => AllocationError::PoolLacksFamily {
+                        service,
+                        pool: name.clone(),
+                        need,
+                    },
+                    ChooseFail::Exhausted => AllocationError::Exhausted {
+                        service,
+                        pools: vec![name.clone()],
+                    },
+                });
+        }
+        if self.pools.is_empty() {
+            return Err(AllocationError::NoPools { service });
+        }
+        let candidates: Vec<&'a Pool> = self
+            .auto_order
+            .iter()
+            .copied()
+            .filter(|p| self.admits(p, svc))
+            .collect();
+        if candidates.is_empty() {
+            return Err(AllocationError::NoEligiblePool { service });
+        }
+        self.choose(&candidates, need, &claim)
+            .map_err(|fail| match fail {
+                ChooseFail::NoFamily => AllocationError::NoPoolForFamily {
+                    service,
+                    need,
+                    pools: candidates.iter().map(|p| p.name.clone()).collect(),
+                },
+                ChooseFail::Exhausted => AllocationError::Exhausted {
+                    service,
+                    pools: candidates
+                        .iter()
+                        .filter(|p| need.served_by(p))
+                        .map(|p| p.name.clone())
+                        .collect(),
+                },
+            })
+    }
+
+    /// `spec.loadBalancerIP` / `metallb.io/loadBalancerIPs`: exactly these, or an error.
+    fn requested(&mut self, svc: &Service) -> Result<Assignment, AllocationError> {
+        let service = svc.key.clone();
+        let need = FamilyNeed::of(svc);
+        let ips = sorted(&svc.requested_ips);
+        if !need.fits(&ips) {
+            return Err(AllocationError::RequestedFamilyMismatch { service, ips, need });
+        }
+        if let Some(name) = &svc.requested_pool {
+            if !self.pools.contains_key(name) {
+                return Err(AllocationError::UnknownPool {
+                    service,
+                    pool: name.clone(),
+                });
+            }
+        }
+        let mut chosen: Option<(&'a Pool, IpAddr)> = None;
+        for ip in &ips {
+            let pool = self.pool_of_requested(svc, *ip)?;
+            match chosen {
+                None => chosen = Some((pool, *ip)),
+                Some((first_pool, first)) if first_pool.name != pool.name => {
+                    return Err(AllocationError::DifferentPools {
+                        service,
+                        first,
+                        first_pool: first_pool.name.clone(),
+                        second: *ip,
+                        second_pool: pool.name.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        let (pool, _) = chosen.expect("fits() guarantees at least one address");
+        if !self.admits(pool, svc) {
+            return Err(AllocationError::PoolDoesNotAdmit {
+                service,
+                pool: pool.name.clone(),
+            });
+        }
+        let claim = Claim::of(svc);
+        for ip in &ips {
+            if let Err((other, reason)) = self.check(*ip, &claim) {
+                return Err(AllocationError::Conflict {
+                    service,
+                    ip: *ip,
+                    other,
+                    reason,
+                });
+            }
+        }
+        for ip in &ips {
+            self.hold(*ip, &claim);
+        }
+        Ok(Assignment {
+            pool: pool.name.clone(),
+            ips,
+        })
+    }
+
+    /// The pool a requested address belongs to. MetalLB's `poolFor` does not count an
+    /// avoidBuggyIPs pool's .0/.255 addresses as inside it, so requesting one fails too.
+    fn pool_of_requested(&self, svc: &Service, ip: IpAddr) -> Result<&'a Pool, AllocationError> {
+        let pools = self.pools;
+        let containing: Vec<&'a Pool> = pools.values().filter(|p| in_ranges(p, ip)).collect();
+        let service = || svc.key.clone();
+        let Some(first) = containing.first() else {
+            return Err(AllocationError::NotInAnyPool {
+                service: service(),
+                ip,
+            });
+        };
+        let pool = match &svc.requested_pool {
+            Some(name) => containing.iter().find(|p| p.name == *name).ok_or_else(|| {
+                AllocationError::NotInRequestedPool {
+                    service: service(),
+                    ip,
+                    requested: name.clone(),
+                    actual: first.name.clone(),
+                }
+            })?,
+            None => containing.iter().find(|p| usable(p, ip)).unwrap_or(first),
+        };
+        if !usable(pool, ip) {
+            return Err(AllocationError::BuggyIp {
+                service: service(),
+                ip,
+                pool: pool.name.clone(),
+            });
+        }
+        Ok(pool)
+    }
+
+    /// The best pool among `candidates` (in order) and its addresses, which are then held.
+    /// Preference: the full family need before a partial one (PreferDualStack), then more
+    /// shared addresses (same sharing key), then candidate order.
+    fn choose(
+        &mut self,
+        candidates: &[&'a Pool],
+        need: FamilyNeed,
+        claim: &Claim,
+    ) -> Result<Assignment, ChooseFail> {
+        let families = need.families();
+        let mut served = false;
+        let mut best: Option<Pick<'a>> = None;
+        for (idx, pool) in candidates.iter().enumerate() {
+            if !need.served_by(pool) {
+                continue;
+            }
+            served = true;
+            let offers: Vec<Option<(IpAddr, bool)>> = families
+                .iter()
+                .map(|f| self.offer(pool, *f, claim))
+                .collect();
+            let (rank, picked): (u8, Vec<(IpAddr, bool)>) = match (need, offers.as_slice()) {
+                (FamilyNeed::One(_), [Some(a)]) => (0, vec![*a]),
+                (FamilyNeed::Both { .. }, [Some(a), Some(b)]) => (0, vec![*a, *b]),
+                (
+                    FamilyNeed::Both {
+                        required: false, ..
+                    },
+                    [Some(a), None],
+                ) => (1, vec![*a]),
+                (
+                    FamilyNeed::Both {
+                        required: false, ..
+                    },
+                    [None, Some(b)],
+                ) => (2, vec![*b]),
+                _ => continue,
+            };
+            let shared = picked.iter().filter(|(_, s)| *s).count();
+            let score = (rank, Reverse(shared), idx);
+            let ips = picked.iter().map(|(ip, _)| *ip).collect();
+            if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+                best = Some((score, pool, ips));
+            }
+            // Nothing later can beat a complete answer that needs no sharing preference.
+            if rank == 0 && (claim.sharing.is_empty() || shared == picked.len()) {
+                break;
+            }
+        }
+        let Some((_, pool, mut ips)) = best else {
+            return Err(if served {
+                ChooseFail::Exhausted
+            } else {
+                ChooseFail::NoFamily
+            });
+        };
+        ips.sort();
+        for ip in &ips {
+            self.hold(*ip, claim);
+        }
+        Ok(Assignment {
+            pool: pool.name.clone(),
+            ips,
+        })
+    }
+
+    /// The address `pool` would give this claim in one family: the lowest one already used by
+    /// compatible Services with the same sharing key, else the lowest free one (ranges in the
+    /// order written). `bool`: the address is shared.
+    fn offer(&mut self, pool: &Pool, fam: IpFamily, claim: &Claim) -> Option<(IpAddr, bool)> {
+        if !claim.sharing.is_empty() {
+            if let Some(addrs) = self.by_sharing_key.get(claim.sharing) {
+                let found = addrs.iter().find(|ip| {
+                    family(**ip) == fam && usable(pool, **ip) && self.check(**ip, claim).is_ok()
+                });
+                if let Some(ip) = found {
+                    return Some((*ip, true));
+                }
+            }
+        }
+        let avoid = pool.avoid_buggy_ips;
+        pool.ranges
+            .iter()
+            .filter(|r| range_family(r) == Some(fam))
+            .find_map(|r| lowest_free(&self.holders, &mut self.cursors, r, avoid))
+            .map(|ip| (ip, false))
+    }
+
+    /// MetalLB's `checkSharing` + `sharingOK`: may this claim use `ip` too?
+    fn check(&self, ip: IpAddr, claim: &Claim) -> Result<(), (ServiceKey, Conflict)> {
+        let Some(h) = self.holders.get(&ip) else {
+            return Ok(());
+        };
+        let Some(first) = h.services.iter().find(|k| *k != claim.key) else {
+            return Ok(());
+        };
+        let fail = |reason| Err((first.clone(), reason));
+        if h.sharing.is_empty() || claim.sharing.is_empty() {
+            return fail(Conflict::NotShared);
+        }
+        if h.sharing != claim.sharing {
+            return fail(Conflict::KeyMismatch {
+                ours: claim.sharing.to_string(),
+                theirs: h.sharing.clone(),
+            });
+        }
+        if h.backend != claim.backend {
+            return fail(Conflict::BackendMismatch);
+        }
+        for port in claim.ports {
+            if let Some(other) = h.ports.get(port) {
+                return Err((other.clone(), Conflict::Port(port.clone())));
+            }
+        }
+        Ok(())
+    }
+
+    fn hold(&mut self, ip: IpAddr, claim: &Claim) {
+        let h = self.holders.entry(ip).or_insert_with(|| Holder {
+            sharing: claim.sharing.to_string(),
+            backend: claim.backend.clone(),
+            ports: BTreeMap::new(),
+            services: BTreeSet::new(),
+        });
+        for port in claim.ports {
+            h.ports.insert(port.clone(), claim.key.clone());
+        }
+        h.services.insert(claim.key.clone());
+        if !claim.sharing.is_empty() {
+            self.by_sharing_key
+                .entry(claim.sharing.to_string())
+                .or_default()
+                .insert(ip);
+        }
+    }
+}
+
+/// The lowest address of `range` nobody holds (and not .0/.255 if avoiding buggy IPs).
+/// Walks from the range's cursor over held addresses only, so filling a /16 costs linear time
+/// in total, and a /64 is never enumerated.
+fn lowest_free(
+    holders: &BTreeMap<IpAddr, Holder>,
+    cursors: &mut HashMap<(IpRange, bool), Option<u128>>,
+    range: &IpRange,
+    avoid_buggy: bool,
+) -> Option<IpAddr> {
+    let fam = range_family(range)?;
+    let (first, last) = (to_u128(range.first), to_u128(range.last));
+    if first > last {
+        return None;
+    }
+    let avoid = avoid_buggy && fam == IpFamily::V4;
+    let cursor = cursors.entry((*range, avoid)).or_insert(Some(first));
+    let mut c = (*cursor)?;
+    let mut held = holders
+        .range(from_u128(fam, c)..=range.last)
+        .map(|(ip, _)| to_u128(*ip))
+        .peekable();
+    loop {
+        let skip = (avoid && buggy_u128(c)) || {
+            while held.next_if(|h| *h < c).is_some() {}
+            held.next_if_eq(&c).is_some()
+        };
+        if !skip {
+            *cursor = Some(c);
+            return Some(from_u128(fam, c));
+        }
+        if c == last {
+            *cursor = None;
+            return None;
+        }
+        c += 1;
+    }
+}
+
+/// (IPv4, IPv6) addresses a pool can hand out, saturating.
+fn capacity(pool: &Pool) -> (u128, u128) {
+    let (mut v4, mut v6) = (0u128, 0u128);
+    for r in &pool.ranges {
+        let Some(fam) = range_family(r) else { continue };
+        let (first, last) = (to_u128(r.first), to_u128(r.last));
+        if first > last {
+            continue;
+        }
+        let size = (last - first).saturating_add(1);
+        match fam {
+            IpFamily::V4 => {
+                let buggy = if pool.avoid_buggy_ips {
+                    buggy_count(first, last)
+                } else {
+                    0
+                };
+                v4 = v4.saturating_add(size - buggy);
+            }
+            IpFamily::V6 => v6 = v6.saturating_add(size),
+        }
+    }
+    (v4, v6)
+}
+
+/// IPv4 addresses ending in .0 or .255 within `[first, last]`.
+fn buggy_count(first: u128, last: u128) -> u128 {
+    // Addresses x <= n with x % 256 == r.
+    let upto = |n: u128, r: u128| if n < r { 0 } else { (n - r) / 256 + 1 };
+    let in_range = |r| upto(last, r) - first.checked_sub(1).map_or(0, |f| upto(f, r));
+    in_range(0) + in_range(255)
+}
+
+fn buggy_u128(v: u128) -> bool {
+    matches!(v % 256, 0 | 255)
+}
+
+/// MetalLB's `ipConfusesBuggyFirmwares`.
+fn is_buggy(ip: IpAddr) -> bool {
+    matches!(ip, IpAddr::V4(v4) if matches!(v4.octets()[3], 0 | 255))
+}
+
+fn in_ranges(pool: &Pool, ip: IpAddr) -> bool {
+    let fam = family(ip);
+    let v = to_u128(ip);
+    pool.ranges
+        .iter()
+        .any(|r| range_family(r) == Some(fam) && to_u128(r.first) <= v && v <= to_u128(r.last))
+}
+
+/// Inside the pool and allowed by its avoidBuggyIPs.
+fn usable(pool: &Pool, ip: IpAddr) -> bool {
+    in_ranges(pool, ip) && !(pool.avoid_buggy_ips && is_buggy(ip))
+}
+
+fn has_family(pool: &Pool, fam: IpFamily) -> bool {
+    pool.ranges.iter().any(|r| range_family(r) == Some(fam))
+}
+
+fn range_family(r: &IpRange) -> Option<IpFamily> {
+    let fam = family(r.first);
+    (family(r.last) == fam).then_some(fam)
+}
+
+fn family(ip: IpAddr) -> IpFamily {
+    match ip {
+        IpAddr::V4(_) => IpFamily::V4,
+        IpAddr::V6(_) => IpFamily::V6,
+    }
+}
+
+fn other(fam: IpFamily) -> IpFamily {
+    match fam {
+        IpFamily::V4 => IpFamily::V6,
+        IpFamily::V6 => IpFamily::V4,
+    }
+}
+
+fn family_name(fam: IpFamily) -> &'static str {
+    match fam {
+        IpFamily::V4 => "IPv4",
+        IpFamily::V6 => "IPv6",
+    }
+}
+
+fn to_u128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn from_u128(fam: IpFamily, v: u128) -> IpAddr {
+    match fam {
+        // In range by construction: v lies within an IPv4 range.
+        IpFamily::V4 => IpAddr::V4(Ipv4Addr::from(v as u32)),
+        IpFamily::V6 => IpAddr::V6(Ipv6Addr::from(v)),
+    }
+}
+
+fn sorted(ips: &[IpAddr]) -> Vec<IpAddr> {
+    let mut v = ips.to_vec();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn sat64(v: u128) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
+fn join_ips(ips: &[IpAddr]) -> String {
+    let v: Vec<String> = ips.iter().map(ToString::to_string).collect();
+    v.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(a: &str, b: &str) -> IpRange {
+        IpRange {
+            first: a.parse().unwrap(),
+            last: b.parse().unwrap(),
+        }
+    }
+
+    fn pool(ranges: Vec<IpRange>, avoid: bool) -> Pool {
+        Pool {
+            name: "p".into(),
+            labels: Labels::new(),
+            ranges,
+            cidrs: vec![],
+            auto_assign: true,
+            avoid_buggy_ips: avoid,
+            allocation: None,
+        }
+    }
+
+    /// Brute force over a small range, to check the closed form.
+    fn buggy_brute(first: u128, last: u128) -> u128 {
+        (first..=last).filter(|v| buggy_u128(*v)).count() as u128
+    }
+
+    #[test]
+    fn buggy_count_matches_brute_force() {
+        for (first, last) in [
+            (0, 0),
+            (0, 255),
+            (1, 254),
+            (255, 256),
+            (10, 1000),
+            (256, 511),
+            (300, 300),
+            (255, 255),
+        ] {
+            assert_eq!(
+                buggy_count(first, last),
+                buggy_brute(first, last),
+                "{first}..={last}"
+            );
+        }
+    }
+
+    #[test]
+    fn capacity_counts_families_and_buggy_addresses() {
+        let cases: Vec<(&str, Pool, (u128, u128))> = vec![
+            (
+                "/24 plain",
+                pool(vec![range("10.0.0.0", "10.0.0.255")], false),
+                (256, 0),
+            ),
+            (
+                "/24 avoid",
+                pool(vec![range("10.0.0.0", "10.0.0.255")], true),
+                (254, 0),
+            ),
+            (
+                "/16 avoid",
+                pool(vec![range("10.1.0.0", "10.1.255.255")], true),
+                (65536 - 512, 0),
+            ),
+            (
+                "small range avoid",
+                pool(vec![range("10.0.0.250", "10.0.1.2")], true),
+                (7, 0),
+            ),
+            (
+                "v6 /120 avoid does not apply",
+                pool(vec![range("2001:db8::", "2001:db8::ff")], true),
+                (0, 256),
+            ),
+            (
+                "whole v6 space saturates",
+                pool(
+                    vec![range("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")],
+                    false,
+                ),
+                (0, u128::MAX),
+            ),
+            (
+                "mixed-family range ignored",
+                pool(vec![range("10.0.0.1", "2001:db8::1")], false),
+                (0, 0),
+            ),
+        ];
+        for (name, p, want) in cases {
+            assert_eq!(capacity(&p), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn lowest_free_walks_gaps_and_skips_buggy() {
+        let r = range("10.0.0.254", "10.0.1.3");
+        let mut holders = BTreeMap::new();
+        let mut cursors = HashMap::new();
+        let mut got = vec![];
+        while let Some(ip) = lowest_free(&holders, &mut cursors, &r, true) {
+            got.push(ip.to_string());
+            holders.insert(
+                ip,
+                Holder {
+                    sharing: String::new(),
+                    backend: String::new(),
+                    ports: BTreeMap::new(),
+                    services: BTreeSet::new(),
+                },
+            );
+        }
+        assert_eq!(got, ["10.0.0.254", "10.0.1.1", "10.0.1.2", "10.0.1.3"]);
+        assert_eq!(
+            cursors.get(&(r, true)),
+            Some(&None),
+            "range marked exhausted"
+        );
+    }
+
+    #[test]
+    fn lowest_free_reaches_the_last_ipv6_address_without_overflow() {
+        let r = range(
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        );
+        let mut holders = BTreeMap::new();
+        let mut cursors = HashMap::new();
+        let mut n = 0;
+        while let Some(ip) = lowest_free(&holders, &mut cursors, &r, false) {
+            n += 1;
+            holders.insert(
+                ip,
+                Holder {
+                    sharing: String::new(),
+                    backend: String::new(),
+                    ports: BTreeMap::new(),
+                    services: BTreeSet::new(),
+                },
+            );
+        }
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn need_fits_shapes() {
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        let v4b: IpAddr = "10.0.0.2".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let one4 = FamilyNeed::One(IpFamily::V4);
+        let req = FamilyNeed::Both {
+            primary: IpFamily::V6,
+            required: true,
+        };
+        let pref = FamilyNeed::Both {
+            primary: IpFamily::V4,
+            required: false,
+        };
+        let cases: Vec<(FamilyNeed, Vec<IpAddr>, bool)> = vec![
+            (one4, vec![v4], true),
+            (one4, vec![v6], false),
+            (one4, vec![v4, v6], false),
+            (one4, vec![], false),
+            (req, vec![v4, v6], true),
+            (req, vec![v6], false),
+            (req, vec![v4, v4b], false),
+            (pref, vec![v6], true),
+            (pref, vec![v4, v6], true),
+            (pref, vec![v4, v4b], false),
+        ];
+        for (need, ips, want) in cases {
+            assert_eq!(need.fits(&ips), want, "{need:?} {ips:?}");
+        }
+    }
+}

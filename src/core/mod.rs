@@ -6,6 +6,3 @@ pub mod duration;
 pub mod intent;
 pub mod model;
 pub mod validate;
-
-// PLACEHOLDER: replaced by wt-allocate at merge (delete with pending.rs).
-mod pending;
