@@ -3,3 +3,4 @@ pub mod api;
 pub mod controller;
 pub mod core;
 pub mod manifests;
+pub mod pipeline;
