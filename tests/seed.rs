@@ -54,7 +54,7 @@ fn endpoint_nodes_announce_to_both_tors_and_the_third_says_why_not() {
                 [Community::Standard(65000, 100)]
             );
             assert_eq!(a.local_pref, Some(100));
-            assert_eq!(a.services, [web.clone()]);
+            assert_eq!(a.services, std::slice::from_ref(&web));
         }
         // tor1 is redefined by 05-bfd.yaml with the BFD profile (later document wins).
         assert_eq!(router.neighbors[0].bfd_profile.as_deref(), Some("tor-bfd"));
