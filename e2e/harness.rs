@@ -291,6 +291,14 @@ impl Instance {
         ]
     }
 
+    /// ferrule's own vtysh client for this instance (what the driver under test uses).
+    pub fn client(&self) -> ferrule::frr::vtysh::Vtysh {
+        ferrule::frr::vtysh::Vtysh::new(&self.run)
+            .with_config_dir(&self.etc)
+            .with_wrapper(self.uts_wrapper())
+            .with_timeout(Duration::from_secs(60))
+    }
+
     fn vtysh_command(&self) -> Command {
         let w = self.uts_wrapper();
         let mut c = Command::new(&w[0]);
