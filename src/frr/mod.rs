@@ -3,6 +3,7 @@
 //! `config` parses FRR config text into a normalized tree, `diff` turns desired vs running
 //! trees into an ordered command batch, `apply` sends it in one vtysh call and verifies,
 //! `status` parses FRR's BGP/BFD JSON, `vtysh` runs the commands.
+pub mod apply;
 pub mod config;
 pub mod diff;
 pub mod status;
