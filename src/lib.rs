@@ -2,5 +2,6 @@
 pub mod api;
 pub mod controller;
 pub mod core;
+pub mod frr;
 pub mod manifests;
 pub mod pipeline;

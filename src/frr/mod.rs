@@ -1,0 +1,10 @@
+//! FRR driver: hot reload through vtysh in O(change), and status read back from FRR.
+//!
+//! `config` parses FRR config text into a normalized tree, `diff` turns desired vs running
+//! trees into an ordered command batch, `apply` sends it in one vtysh call and verifies,
+//! `status` parses FRR's BGP/BFD JSON, `vtysh` runs the commands.
+pub mod apply;
+pub mod config;
+pub mod diff;
+pub mod status;
+pub mod vtysh;
