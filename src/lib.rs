@@ -2,6 +2,8 @@
 pub mod api;
 pub mod controller;
 pub mod core;
+pub mod explain;
 pub mod frr;
 pub mod manifests;
 pub mod pipeline;
+pub mod speaker;

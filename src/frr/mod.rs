@@ -6,5 +6,7 @@
 pub mod apply;
 pub mod config;
 pub mod diff;
+pub mod names;
+pub mod render;
 pub mod status;
 pub mod vtysh;

@@ -1,0 +1,252 @@
+//! The reconcile engine: one loop per node that turns snapshots into an FRR config, applies
+//! it (at most one apply in flight, bursts collapsed by a short coalescing window, failures
+//! retried with backoff while the last good config stays in FRR), reads FRR's state back and
+//! publishes status when it changes.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use super::metrics::Metrics;
+use super::state::FrrState;
+use super::status::{self, ApplyInfo, StatusObjects};
+use crate::core::intent::NodeIntent;
+use crate::core::model::{Assignment, ServiceKey};
+use crate::core::validate::{Snapshot, ValidationError};
+use crate::pipeline::{self, Addresses};
+
+/// The outcome of bringing FRR to a config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub ok: bool,
+    /// FRR's own words on failure.
+    pub message: Option<String>,
+    pub commands_sent: u64,
+    pub duration: Duration,
+}
+
+/// The FRR side of the engine (the vtysh driver in production, fakes in tests).
+pub trait Frr: Send {
+    fn apply(&mut self, config: &str) -> impl Future<Output = Applied> + Send;
+    fn read_state(&mut self) -> impl Future<Output = Result<FrrState, String>> + Send;
+}
+
+/// Where status goes (the Kubernetes API or a directory). Implementations write only the
+/// objects that differ from what they last wrote and remove the ones that disappeared.
+pub trait StatusSink: Send {
+    fn publish(
+        &mut self,
+        objects: &StatusObjects,
+    ) -> impl Future<Output = Result<usize, String>> + Send;
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub node: String,
+    /// Namespace status objects are written to.
+    pub namespace: String,
+    pub pipeline: pipeline::Options,
+    pub addresses: Addresses,
+    /// How long to wait after a change for more changes before recomputing.
+    pub coalesce: Duration,
+    /// How often FRR's state is read back.
+    pub poll_interval: Duration,
+    /// First retry delay after a failed apply; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(node: &str, namespace: &str) -> Self {
+        EngineConfig {
+            node: node.into(),
+            namespace: namespace.into(),
+            pipeline: pipeline::Options::default(),
+            addresses: Addresses::FromStatus,
+            coalesce: Duration::from_millis(20),
+            poll_interval: Duration::from_millis(500),
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+pub fn config_hash(config: &str) -> String {
+    Sha256::digest(config.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+struct Desired {
+    config: String,
+    hash: String,
+    intent: NodeIntent,
+    errors: Vec<ValidationError>,
+}
+
+/// Runs until `shutdown` turns true. `snapshots` holds `None` until the source has synced:
+/// nothing is applied before that, so a restart never withdraws what FRR announces.
+pub async fn run<F: Frr, S: StatusSink>(
+    cfg: EngineConfig,
+    mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    mut frr: F,
+    mut sink: S,
+    metrics: Metrics,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let span = info_span!("speaker", node = %cfg.node);
+    async move {
+        let mut previous: BTreeMap<ServiceKey, Assignment> = BTreeMap::new();
+        let mut desired: Option<Desired> = None;
+        let mut applied_hash: Option<String> = None;
+        let mut last_apply: Option<ApplyInfo> = None;
+        let mut generation = 0u64;
+        let mut frr_state: Option<FrrState> = None;
+        let mut published: Option<StatusObjects> = None;
+        let mut recompute_at: Option<tokio::time::Instant> = None;
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut backoff = cfg.min_backoff;
+        let mut poll = tokio::time::interval(cfg.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A snapshot may already be there.
+        if snapshots.borrow().is_some() {
+            recompute_at = Some(tokio::time::Instant::now());
+        }
+
+        loop {
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+            tokio::select! {
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        info!("source closed; stopping");
+                        break;
+                    }
+                    // Coalesce: the first change of a burst starts the window, later ones ride along.
+                    recompute_at.get_or_insert(tokio::time::Instant::now() + cfg.coalesce);
+                    continue;
+                }
+                _ = tokio::time::sleep_until(recompute_at.unwrap_or(far)), if recompute_at.is_some() => {
+                    recompute_at = None;
+                    let Some(snapshot) = snapshots.borrow_and_update().clone() else { continue };
+                    metrics.reconciles.inc();
+                    match compute(&cfg, &snapshot, &mut previous) {
+                        Ok(d) => desired = Some(d),
+                        Err(e) => {
+                            warn!(error = %e, "cannot render config; keeping FRR as it is");
+                            continue;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(retry_at.unwrap_or(far)), if retry_at.is_some() => {
+                    retry_at = None;
+                }
+                _ = poll.tick() => {
+                    match frr.read_state().await {
+                        Ok(state) => {
+                            metrics.observe(&state);
+                            frr_state = Some(state);
+                        }
+                        Err(e) => debug!(error = %e, "cannot read FRR state"),
+                    }
+                    publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
+                    continue;
+                }
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        info!("shutting down; FRR keeps its running config");
+                        break;
+                    }
+                    continue;
+                }
+            }
+
+            // Apply when the desired config differs from what FRR was last brought to.
+            let Some(d) = desired.as_ref() else { continue };
+            if applied_hash.as_deref() == Some(d.hash.as_str()) {
+                publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
+                continue;
+            }
+            let started = Instant::now();
+            let result = frr.apply(&d.config).await;
+            let elapsed = result.duration.max(started.elapsed());
+            metrics.apply_duration.observe(elapsed.as_secs_f64());
+            if result.ok {
+                generation += 1;
+                if result.commands_sent > 0 {
+                    metrics.applies.inc();
+                }
+                info!(hash = %&d.hash[..12], commands = result.commands_sent, ms = elapsed.as_millis() as u64, "applied");
+                applied_hash = Some(d.hash.clone());
+                backoff = cfg.min_backoff;
+                metrics.set_ready(true);
+            } else {
+                metrics.apply_errors.inc();
+                warn!(error = result.message.as_deref().unwrap_or(""), retry_in_ms = backoff.as_millis() as u64, "apply failed; last good config stays");
+                retry_at = Some(tokio::time::Instant::now() + backoff);
+                backoff = (backoff * 2).min(cfg.max_backoff);
+            }
+            last_apply = Some(ApplyInfo {
+                ok: result.ok,
+                message: result.message.clone(),
+                config_hash: if result.ok { d.hash.clone() } else { applied_hash.clone().unwrap_or_default() },
+                generation,
+                duration_ms: elapsed.as_millis() as u64,
+                commands_sent: result.commands_sent,
+            });
+            publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn compute(
+    cfg: &EngineConfig,
+    snapshot: &Snapshot,
+    previous: &mut BTreeMap<ServiceKey, Assignment>,
+) -> Result<Desired, crate::frr::render::RenderError> {
+    let computed = pipeline::compute(snapshot, &cfg.pipeline, cfg.addresses, previous);
+    *previous = computed.allocation.assigned.clone();
+    let intent = computed.node_intent(&cfg.node);
+    let config = crate::frr::render::render(&intent)?;
+    let hash = config_hash(&config);
+    Ok(Desired {
+        config,
+        hash,
+        intent,
+        errors: computed.errors,
+    })
+}
+
+async fn publish<S: StatusSink>(
+    cfg: &EngineConfig,
+    desired: Option<&Desired>,
+    frr: Option<&FrrState>,
+    apply: Option<&ApplyInfo>,
+    sink: &mut S,
+    published: &mut Option<StatusObjects>,
+    metrics: &Metrics,
+) {
+    // Nothing is published before the first apply: a restarting speaker must not replace
+    // its previous status with half-known state.
+    let (Some(d), Some(_)) = (desired, apply) else {
+        return;
+    };
+    let objects = status::build(&cfg.namespace, &d.intent, frr, apply, &d.errors);
+    if published.as_ref() == Some(&objects) {
+        return;
+    }
+    match sink.publish(&objects).await {
+        Ok(written) => {
+            metrics.status_writes.inc_by(written as u64);
+            *published = Some(objects);
+        }
+        Err(e) => warn!(error = %e, "cannot publish status; will retry"),
+    }
+}

@@ -1,0 +1,164 @@
+//! `ferrule speaker`: the per-node sidecar beside FRR. A source (Kubernetes or a directory
+//! of manifests) feeds snapshots to the reconcile engine, which applies the node's config
+//! through vtysh and publishes status to the API or a status directory.
+
+pub mod engine;
+pub mod frr_adapter;
+pub mod kube_source;
+pub mod metrics;
+pub mod sink;
+pub mod source;
+pub mod state;
+pub mod status;
+pub mod table;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::frr::vtysh::Vtysh;
+use crate::pipeline::Addresses;
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct SpeakerArgs {
+    /// The node this speaker runs on.
+    #[arg(long, env = "NODE_NAME")]
+    pub node: String,
+    /// Namespace of the metallb.io CRs and of ferrule's status objects.
+    #[arg(long, env = "FERRULE_NAMESPACE", default_value = "metallb-system")]
+    pub namespace: String,
+    /// Read manifests from this directory instead of the Kubernetes API (file mode).
+    #[arg(long)]
+    pub source: Option<PathBuf>,
+    /// File mode: write status objects as YAML under this directory.
+    #[arg(long)]
+    pub status_dir: Option<PathBuf>,
+    /// Only Services with this loadBalancerClass (default: Services without a class).
+    #[arg(long, env = "FERRULE_LB_CLASS")]
+    pub lb_class: Option<String>,
+    /// Coalescing window after a change, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub coalesce_ms: u64,
+    /// How often FRR's BGP/BFD state is read back, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub poll_ms: u64,
+    /// FRR's vty socket directory (shared with the FRR container).
+    #[arg(long, default_value = "/var/run/frr")]
+    pub vty_socket_dir: PathBuf,
+    /// FRR's config directory (where vtysh.conf lives).
+    #[arg(long, default_value = "/etc/frr")]
+    pub frr_config_dir: PathBuf,
+    /// vtysh binary.
+    #[arg(long, default_value = "vtysh")]
+    pub vtysh: PathBuf,
+    /// Run vtysh under this command (split on whitespace), e.g. for a network namespace.
+    #[arg(long)]
+    pub vtysh_wrapper: Option<String>,
+    /// Where /metrics, /healthz and /readyz are served; empty to disable.
+    #[arg(long, default_value = "0.0.0.0:7473")]
+    pub metrics_addr: String,
+}
+
+impl SpeakerArgs {
+    pub fn vtysh(&self) -> Vtysh {
+        let mut v = Vtysh::new(&self.vty_socket_dir).with_config_dir(&self.frr_config_dir);
+        v.binary = self.vtysh.clone();
+        if let Some(w) = &self.vtysh_wrapper {
+            v = v.with_wrapper(w.split_whitespace());
+        }
+        v
+    }
+
+    pub fn engine_config(&self) -> engine::EngineConfig {
+        let mut cfg = engine::EngineConfig::new(&self.node, &self.namespace);
+        cfg.pipeline.lb_class = self.lb_class.clone();
+        cfg.coalesce = Duration::from_millis(self.coalesce_ms);
+        cfg.poll_interval = Duration::from_millis(self.poll_ms);
+        // Without a controller (file mode) the speaker hands out addresses itself.
+        cfg.addresses = if self.source.is_some() {
+            Addresses::Allocate
+        } else {
+            Addresses::FromStatus
+        };
+        cfg
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerError {
+    #[error("--status-dir is required with --source (file mode)")]
+    StatusDirRequired,
+    #[error("metrics address {0:?}: {1}")]
+    MetricsAddr(String, String),
+    #[error("kubernetes client: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Runs the speaker until SIGTERM/SIGINT. FRR keeps its running config on exit: a speaker
+/// restart must not withdraw routes.
+pub async fn run(args: SpeakerArgs) -> Result<(), SpeakerError> {
+    let metrics = metrics::Metrics::new();
+    if !args.metrics_addr.is_empty() {
+        let addr: SocketAddr =
+            args.metrics_addr
+                .parse()
+                .map_err(|e: std::net::AddrParseError| {
+                    SpeakerError::MetricsAddr(args.metrics_addr.clone(), e.to_string())
+                })?;
+        let listener = metrics::bind(addr)
+            .await
+            .map_err(|e| SpeakerError::MetricsAddr(args.metrics_addr.clone(), e.to_string()))?;
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+    }
+    let (tx, rx) = watch::channel(None);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let frr = frr_adapter::FrrDriver::new(args.vtysh());
+    let cfg = args.engine_config();
+    info!(node = %args.node, namespace = %args.namespace, file_mode = args.source.is_some(), "speaker starting");
+    match &args.source {
+        Some(dir) => {
+            let status_dir = args
+                .status_dir
+                .clone()
+                .ok_or(SpeakerError::StatusDirRequired)?;
+            let dir2 = dir.clone();
+            let ns = args.namespace.clone();
+            let watcher = tokio::spawn(async move {
+                if let Err(e) = source::watch_dir(dir2.clone(), ns, tx).await {
+                    tracing::error!(dir = %dir2.display(), error = %e, "cannot watch the manifest directory");
+                }
+            });
+            let sink = sink::FileSink::new(&status_dir);
+            engine::run(cfg, rx, frr, sink, metrics, stop_rx).await;
+            watcher.abort();
+        }
+        None => {
+            let client = kube::Client::try_default().await?;
+            let sink = sink::KubeSink::new(client.clone(), &args.namespace, &args.node);
+            tokio::spawn(kube_source::run(
+                client,
+                args.namespace.clone(),
+                args.node.clone(),
+                tx,
+            ));
+            engine::run(cfg, rx, frr, sink, metrics, stop_rx).await;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

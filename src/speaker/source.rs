@@ -1,0 +1,58 @@
+//! Where snapshots come from: a directory of manifests (file mode, labs, hosts without
+//! Kubernetes) or the Kubernetes API. Both publish into one `watch` channel that holds
+//! `None` until the first complete view, then the latest snapshot.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use crate::core::validate::Snapshot;
+use crate::manifests;
+
+pub type SnapshotTx = watch::Sender<Option<Arc<Snapshot>>>;
+pub type SnapshotRx = watch::Receiver<Option<Arc<Snapshot>>>;
+
+/// Watches `dir` (inotify) and publishes a fresh snapshot whenever a file in it changes.
+/// A document that fails to parse is reported and left out; the rest still applies.
+pub async fn watch_dir(
+    dir: PathBuf,
+    namespace: String,
+    tx: SnapshotTx,
+) -> Result<(), notify::Error> {
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok() {
+            let _ = ev_tx.send(());
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    load_and_send(&dir, &namespace, &tx);
+    while ev_rx.recv().await.is_some() {
+        // An editor or `cp` makes several events per change; take them all, then reload once.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        while ev_rx.try_recv().is_ok() {}
+        load_and_send(&dir, &namespace, &tx);
+    }
+    Ok(())
+}
+
+fn load_and_send(dir: &Path, namespace: &str, tx: &SnapshotTx) {
+    match manifests::load_dir(dir, namespace) {
+        Ok(loaded) => {
+            for e in &loaded.errors {
+                warn!(error = %e, "manifest document skipped");
+            }
+            let snapshot = Arc::new(loaded.snapshot);
+            let changed = tx.borrow().as_deref() != Some(&*snapshot);
+            if changed {
+                info!(dir = %dir.display(), "manifests changed");
+                tx.send_replace(Some(snapshot));
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot read manifests; keeping the last good snapshot"),
+    }
+}

@@ -1,0 +1,275 @@
+//! Pure builders of the status objects one speaker publishes, from its node's intent, FRR's
+//! state and the last apply. Sinks (Kubernetes or files) write only what changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::api::ObjectMeta;
+use sha2::{Digest, Sha256};
+
+use super::state::FrrState;
+use crate::api::status::{
+    BGPSession, BGPSessionSpec, BGPSessionStatus, ServiceAnnouncement, ServiceAnnouncementSpec,
+    ServiceAnnouncementStatus, SpeakerNode, SpeakerNodeSpec, SpeakerNodeStatus, NODE_LABEL,
+    PEER_LABEL, SERVICE_NAMESPACE_LABEL, SERVICE_NAME_LABEL,
+};
+use crate::core::intent::NodeIntent;
+use crate::core::model::ServiceKey;
+use crate::core::validate::ValidationError;
+
+/// Everything one node publishes. Sorted by object name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatusObjects {
+    pub sessions: Vec<BGPSession>,
+    pub announcements: Vec<ServiceAnnouncement>,
+    pub node: Option<SpeakerNode>,
+}
+
+/// The outcome of the last apply, as the node status shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyInfo {
+    pub ok: bool,
+    pub message: Option<String>,
+    pub config_hash: String,
+    pub generation: u64,
+    pub duration_ms: u64,
+    pub commands_sent: u64,
+}
+
+/// Kubernetes object names are DNS-1123 subdomains of at most 253 characters; node, peer
+/// and Service names already are, but their concatenation may be too long or collide, so
+/// long names are cut and made unique with a hash.
+pub fn object_name(parts: &[&str]) -> String {
+    let joined = parts.join("-").to_ascii_lowercase();
+    let clean: String = joined
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let clean = clean.trim_matches(|c| c == '-' || c == '.').to_string();
+    if clean.len() <= 63 && clean == joined {
+        return clean;
+    }
+    let hash = hex8(&joined);
+    let keep: String = clean.chars().take(54).collect();
+    format!("{}-{hash}", keep.trim_end_matches(['-', '.']))
+}
+
+fn hex8(s: &str) -> String {
+    let digest = Sha256::digest(s.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn meta(name: String, namespace: &str, labels: &[(&str, &str)]) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(namespace.to_string()),
+        labels: Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), label_value(v)))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Label values are at most 63 characters of `[A-Za-z0-9._-]`.
+fn label_value(v: &str) -> String {
+    let s: String = v
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect();
+    s.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// Formats a Unix time as RFC 3339 UTC (what a `date` printer column expects).
+fn rfc3339_utc(epoch: i64) -> Option<String> {
+    if epoch < 0 {
+        return None;
+    }
+    let days = epoch.div_euclid(86_400);
+    let secs = epoch.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    ))
+}
+
+/// Builds the status objects of `intent.node`.
+pub fn build(
+    namespace: &str,
+    intent: &NodeIntent,
+    frr: Option<&FrrState>,
+    apply: Option<&ApplyInfo>,
+    node_errors: &[ValidationError],
+) -> StatusObjects {
+    let node = intent.node.as_str();
+    let mut sessions = Vec::new();
+    for router in &intent.routers {
+        for n in &router.neighbors {
+            let address = n.address.to_string();
+            let state = frr.and_then(|f| f.session(router.vrf.as_deref(), &address));
+            let status = match state {
+                Some(s) => BGPSessionStatus {
+                    bgp: s.bgp_state.clone(),
+                    bfd: match (&n.bfd_profile, &s.bfd) {
+                        (Some(_), Some(b)) => b.clone(),
+                        (Some(_), None) => "down".into(),
+                        (None, _) => String::new(),
+                    },
+                    prefixes_sent: s.prefixes_sent,
+                    prefixes_received: s.prefixes_received,
+                    established_since: s.established_epoch.and_then(rfc3339_utc),
+                    last_error: s.last_error.clone(),
+                },
+                None => BGPSessionStatus {
+                    bgp: if frr.is_some() {
+                        "NotConfigured"
+                    } else {
+                        "Unknown"
+                    }
+                    .into(),
+                    bfd: String::new(),
+                    ..Default::default()
+                },
+            };
+            let name = object_name(&[node, &n.peer]);
+            let mut obj = BGPSession::new(
+                &name,
+                BGPSessionSpec {
+                    node: node.into(),
+                    peer: n.peer.clone(),
+                    peer_address: address,
+                    vrf: router.vrf.clone(),
+                },
+            );
+            obj.metadata = meta(
+                name,
+                namespace,
+                &[(NODE_LABEL, node), (PEER_LABEL, &n.peer)],
+            );
+            obj.status = Some(status);
+            sessions.push(obj);
+        }
+    }
+    sessions.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+
+    let mut announcements = Vec::new();
+    for (svc, ann) in announcements_by_service(intent) {
+        let name = object_name(&[&svc.namespace, &svc.name, node]);
+        let state = if ann.prefixes.is_empty() {
+            "Withdrawn"
+        } else {
+            "Announced"
+        };
+        let reason = if ann.reasons.is_empty() {
+            None
+        } else {
+            Some(ann.reasons.into_iter().collect::<Vec<_>>().join("; "))
+        };
+        let mut obj = ServiceAnnouncement::new(
+            &name,
+            ServiceAnnouncementSpec {
+                service: svc.to_string(),
+                node: node.into(),
+            },
+        );
+        obj.metadata = meta(
+            name,
+            namespace,
+            &[
+                (NODE_LABEL, node),
+                (SERVICE_NAMESPACE_LABEL, &svc.namespace),
+                (SERVICE_NAME_LABEL, &svc.name),
+            ],
+        );
+        obj.status = Some(ServiceAnnouncementStatus {
+            state: state.into(),
+            prefixes: ann.prefixes.into_iter().collect(),
+            peers: ann.peers.into_iter().collect(),
+            reason,
+        });
+        announcements.push(obj);
+    }
+    announcements.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+
+    let node_obj = apply.map(|a| {
+        let name = object_name(&[node]);
+        let mut obj = SpeakerNode::new(&name, SpeakerNodeSpec { node: node.into() });
+        obj.metadata = meta(name, namespace, &[(NODE_LABEL, node)]);
+        obj.status = Some(SpeakerNodeStatus {
+            config_hash: a.config_hash.chars().take(12).collect(),
+            generation: a.generation,
+            apply_result: if a.ok { "Success" } else { "Failed" }.into(),
+            apply_message: a.message.clone(),
+            apply_duration: format!("{}ms", a.duration_ms),
+            commands_sent: a.commands_sent,
+            frr_version: frr.map(|f| f.version.clone()).unwrap_or_default(),
+            validation_error_count: node_errors.len() as u64,
+            validation_errors: node_errors.iter().map(|e| e.to_string()).collect(),
+        });
+        obj
+    });
+    StatusObjects {
+        sessions,
+        announcements,
+        node: node_obj,
+    }
+}
+
+#[derive(Default)]
+struct Ann {
+    prefixes: BTreeSet<String>,
+    peers: BTreeSet<String>,
+    reasons: BTreeSet<String>,
+}
+
+fn announcements_by_service(intent: &NodeIntent) -> BTreeMap<ServiceKey, Ann> {
+    let mut out: BTreeMap<ServiceKey, Ann> = BTreeMap::new();
+    for router in &intent.routers {
+        for n in &router.neighbors {
+            for a in &n.announcements {
+                for svc in &a.services {
+                    let e = out.entry(svc.clone()).or_default();
+                    e.prefixes.insert(a.prefix.to_string());
+                    e.peers.insert(n.peer.clone());
+                }
+            }
+        }
+    }
+    for w in &intent.withheld {
+        let e = out.entry(w.service.clone()).or_default();
+        let reason = match &w.peer {
+            Some(p) => format!("{} to {p}: {}", w.prefix, w.reason),
+            None => format!("{}: {}", w.prefix, w.reason),
+        };
+        e.reasons.insert(reason);
+    }
+    out
+}

@@ -1,0 +1,293 @@
+//! The reconcile engine with a scripted FRR and an in-memory status sink: what it applies,
+//! when, how often, and what it publishes.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferrule::core::validate::Snapshot;
+use ferrule::speaker::engine::{self, Applied, EngineConfig, Frr, StatusSink};
+use ferrule::speaker::metrics::Metrics;
+use ferrule::speaker::state::{FrrState, SessionState};
+use ferrule::speaker::status::StatusObjects;
+use tokio::sync::watch;
+
+#[derive(Default)]
+struct Script {
+    applied: Vec<String>,
+    fail_next: usize,
+    state: FrrState,
+    reads: usize,
+}
+
+#[derive(Clone, Default)]
+struct FakeFrr(Arc<Mutex<Script>>);
+
+impl Frr for FakeFrr {
+    async fn apply(&mut self, config: &str) -> Applied {
+        let mut s = self.0.lock().unwrap();
+        if s.fail_next > 0 {
+            s.fail_next -= 1;
+            return Applied {
+                ok: false,
+                message: Some("% Unknown command: bogus".into()),
+                commands_sent: 1,
+                duration: Duration::from_millis(1),
+            };
+        }
+        s.applied.push(config.to_string());
+        Applied {
+            ok: true,
+            message: None,
+            commands_sent: 3,
+            duration: Duration::from_millis(1),
+        }
+    }
+
+    async fn read_state(&mut self) -> Result<FrrState, String> {
+        let mut s = self.0.lock().unwrap();
+        s.reads += 1;
+        Ok(s.state.clone())
+    }
+}
+
+#[derive(Clone, Default)]
+struct MemorySink(Arc<Mutex<Vec<StatusObjects>>>);
+
+impl StatusSink for MemorySink {
+    async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, String> {
+        self.0.lock().unwrap().push(objects.clone());
+        Ok(1)
+    }
+}
+
+fn seed() -> Snapshot {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed");
+    ferrule::manifests::load_dir(&dir, "metallb-system")
+        .unwrap()
+        .snapshot
+}
+
+/// The seed without node-21's endpoint.
+fn seed_without_node21_endpoint() -> Snapshot {
+    let mut s = seed();
+    for slice in &mut s.endpoint_slices {
+        slice
+            .endpoints
+            .retain(|e| e.node_name.as_deref() != Some("node-21"));
+    }
+    s
+}
+
+struct Harness {
+    frr: FakeFrr,
+    sink: MemorySink,
+    tx: watch::Sender<Option<Arc<Snapshot>>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(node: &str, initial: Option<Snapshot>) -> Harness {
+    let frr = FakeFrr::default();
+    let sink = MemorySink::default();
+    let (tx, rx) = watch::channel(initial.map(Arc::new));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut cfg = EngineConfig::new(node, "metallb-system");
+    cfg.addresses = ferrule::pipeline::Addresses::Allocate;
+    cfg.coalesce = Duration::from_millis(30);
+    cfg.poll_interval = Duration::from_millis(20);
+    cfg.min_backoff = Duration::from_millis(20);
+    cfg.max_backoff = Duration::from_millis(80);
+    let task = tokio::spawn(engine::run(
+        cfg,
+        rx,
+        frr.clone(),
+        sink.clone(),
+        Metrics::new(),
+        stop_rx,
+    ));
+    Harness {
+        frr,
+        sink,
+        tx,
+        stop,
+        task,
+    }
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+impl Harness {
+    fn applied(&self) -> Vec<String> {
+        self.frr.0.lock().unwrap().applied.clone()
+    }
+    fn reads(&self) -> usize {
+        self.frr.0.lock().unwrap().reads
+    }
+    fn last_published(&self) -> Option<StatusObjects> {
+        self.sink.0.lock().unwrap().last().cloned()
+    }
+    fn publishes(&self) -> usize {
+        self.sink.0.lock().unwrap().len()
+    }
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_applied_before_the_source_has_synced() {
+    let h = start("node-21", None);
+    let reads = h.reads();
+    until("a few FRR polls", || h.reads() >= reads + 3).await;
+    assert!(h.applied().is_empty());
+    assert_eq!(h.publishes(), 0, "no status before the first apply");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn applies_once_and_never_again_for_an_equal_snapshot() {
+    let h = start("node-21", Some(seed()));
+    until("first apply", || h.applied().len() == 1).await;
+    assert!(h.applied()[0].contains("network 203.0.113.0/32"));
+    // The same content again (a resync) and a few polls later: nothing more is applied.
+    h.tx.send_replace(Some(Arc::new(seed())));
+    let reads = h.reads();
+    until("polls after the resync", || h.reads() >= reads + 5).await;
+    assert_eq!(h.applied().len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_changes_collapses_into_few_applies() {
+    let h = start("node-21", Some(seed()));
+    until("first apply", || h.applied().len() == 1).await;
+    // 20 flips inside the coalescing window end on the withdrawn state.
+    for i in 0..20 {
+        let s = if i % 2 == 0 {
+            seed()
+        } else {
+            seed_without_node21_endpoint()
+        };
+        h.tx.send_replace(Some(Arc::new(s)));
+    }
+    until("the withdrawal", || {
+        h.applied()
+            .last()
+            .is_some_and(|c| !c.contains("network 203.0.113.0/32"))
+    })
+    .await;
+    let applies = h.applied().len();
+    assert!(applies <= 3, "20 changes gave {applies} applies");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_apply_is_retried_and_reported() {
+    let h = start("node-22", None);
+    h.frr.0.lock().unwrap().fail_next = 2;
+    h.tx.send_replace(Some(Arc::new(seed())));
+    until("a failure is published", || {
+        h.last_published()
+            .and_then(|o| o.node)
+            .and_then(|n| n.status)
+            .is_some_and(|s| {
+                s.apply_result == "Failed"
+                    && s.apply_message.as_deref() == Some("% Unknown command: bogus")
+            })
+    })
+    .await;
+    until("the retry succeeds", || h.applied().len() == 1).await;
+    until("success is published", || {
+        h.last_published()
+            .and_then(|o| o.node)
+            .and_then(|n| n.status)
+            .is_some_and(|s| s.apply_result == "Success" && s.generation == 1)
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn status_follows_frr_and_is_written_only_on_change() {
+    let h = start("node-21", Some(seed()));
+    until("first apply", || h.applied().len() == 1).await;
+    {
+        let mut s = h.frr.0.lock().unwrap();
+        s.state = FrrState {
+            version: "8.4.4".into(),
+            sessions: vec![SessionState {
+                neighbor: "10.0.0.1".into(),
+                bgp_state: "Established".into(),
+                established_epoch: Some(1_764_115_200),
+                prefixes_sent: 1,
+                bfd: Some("up".into()),
+                ..Default::default()
+            }],
+        };
+    }
+    until("tor1 Established in status", || {
+        h.last_published().is_some_and(|o| {
+            o.sessions.iter().any(|s| {
+                s.spec.peer == "tor1"
+                    && s.status.as_ref().is_some_and(|st| {
+                        st.bgp == "Established" && st.bfd == "up" && st.prefixes_sent == 1
+                    })
+            })
+        })
+    })
+    .await;
+    let published = h.publishes();
+    let reads = h.reads();
+    until("more polls", || h.reads() >= reads + 5).await;
+    assert_eq!(
+        h.publishes(),
+        published,
+        "unchanged state must not be written again"
+    );
+
+    let last = h.last_published().unwrap();
+    let tor2 = last
+        .sessions
+        .iter()
+        .find(|s| s.spec.peer == "tor2")
+        .unwrap();
+    assert_eq!(tor2.status.as_ref().unwrap().bgp, "NotConfigured");
+    let web = &last.announcements[0];
+    assert_eq!(web.spec.service, "default/web");
+    assert_eq!(web.status.as_ref().unwrap().state, "Announced");
+    assert_eq!(web.status.as_ref().unwrap().peers, ["tor1", "tor2"]);
+    let node = last.node.unwrap().status.unwrap();
+    assert_eq!(node.frr_version, "8.4.4");
+    assert_eq!(node.apply_result, "Success");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_without_endpoints_publishes_why() {
+    let h = start("node-23", Some(seed()));
+    until("withdrawn announcement", || {
+        h.last_published().is_some_and(|o| {
+            o.announcements.iter().any(|a| {
+                a.status.as_ref().is_some_and(|s| {
+                    s.state == "Withdrawn"
+                        && s.reason
+                            .as_deref()
+                            .is_some_and(|r| r.contains("no serving endpoint runs on this node"))
+                })
+            })
+        })
+    })
+    .await;
+    h.stop().await;
+}
