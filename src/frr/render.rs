@@ -315,7 +315,6 @@ impl View {
             if !vrfs.insert(vrf_label.clone()) {
                 return Err(RenderError::DuplicateRouter { vrf: vrf_label });
             }
-            let first = policy_neighbors.len();
             let (view, announced) = router_view(
                 router,
                 vrf,
@@ -325,7 +324,6 @@ impl View {
             )?;
             let mut networks = Vec::with_capacity(announced.len());
             for (prefix, class) in announced {
-                debug_assert!(class.iter().all(|(g, _)| *g >= first));
                 let next = classes.len();
                 let index = *classes.entry(class).or_insert(next);
                 networks.push((prefix, index));
