@@ -388,6 +388,40 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
         "{:?}",
         r.batch
     );
+    // Every prefix is announced with its set's attributes right after the switch (route-maps
+    // created in the same batch as the `network ... route-map` lines that use them).
+    for (prefix, want) in [
+        ("203.0.113.5/32", "64512:200"),
+        ("203.0.113.6/32", "64512:100"),
+        ("203.0.113.7/32", "64512:100"),
+    ] {
+        let tor = lab.tor.clone();
+        harness::wait_until(
+            Duration::from_secs(10),
+            &format!("{prefix} with {want}"),
+            || match route(&tor, prefix) {
+                Some((c, _)) if c.split(' ').any(|x| x == want) => Ok(()),
+                other => Err(other),
+            },
+        );
+    }
+    let tor = lab.tor.clone();
+    harness::wait_until(
+        Duration::from_secs(10),
+        "203.0.113.9/32 with 65100:7:7",
+        || {
+            let v = tor.bgpd_json("show bgp ipv4 unicast 203.0.113.9/32 json");
+            let lc = v["paths"][0]["largeCommunity"]["string"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if lc == "65100:7:7" {
+                Ok(())
+            } else {
+                Err(lc)
+            }
+        },
+    );
     cfg.announce.iter_mut().find(|a| a.seq == 5).unwrap().set = 0;
     let seen = watch(&lab.tor, "203.0.113.5/32", |r| {
         r.is_some_and(|(c, _)| c.contains("64512:100"))

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::{parse, Config};
 use super::diff::{diff, Batch};
-use super::vtysh::{Vtysh, VtyshError};
+use super::vtysh::{redact, Vtysh, VtyshError};
 
 /// How an apply ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +35,9 @@ pub enum Outcome {
 pub struct ApplyResult {
     pub outcome: Outcome,
     pub duration: Duration,
+    /// Of `duration`, the time spent waiting for vtysh/FRR (the rest is ferrule's own
+    /// parse and diff work).
+    pub frr_duration: Duration,
     /// Commands sent to FRR (config incl. context navigation, and soft clears), over all
     /// attempts; 0 when nothing changed. Restore commands are not counted.
     pub commands_sent: usize,
@@ -42,7 +45,8 @@ pub struct ApplyResult {
     pub changes: usize,
     /// sha256 of the desired config text, hex.
     pub config_hash: String,
-    /// The commands sent, over all attempts (restore excluded), for logs and events.
+    /// The commands sent, over all attempts (restore excluded), for logs and events;
+    /// passwords redacted.
     pub batch: Vec<String>,
     /// Non-fatal messages FRR printed while accepting the batch.
     pub warnings: Vec<String>,
@@ -55,7 +59,7 @@ impl ApplyResult {
 }
 
 /// The driver for one FRR instance. Applies are serialized by `&mut self`.
-#[derive(Debug)]
+/// (No `Debug`: the last good config may hold BGP passwords.)
 pub struct Driver {
     vtysh: Vtysh,
     /// The last desired config that applied and verified.
@@ -117,8 +121,11 @@ impl Driver {
         self.running = None;
     }
 
-    async fn read_running(&self) -> Result<Config, Failure> {
-        Ok(parse(&self.vtysh.running_config().await?))
+    async fn read_running(&self, result: &mut ApplyResult) -> Result<Config, Failure> {
+        let t = Instant::now();
+        let text = self.vtysh.running_config().await;
+        result.frr_duration += t.elapsed();
+        Ok(parse(&text?))
     }
 
     pub async fn apply(&mut self, desired: &str) -> ApplyResult {
@@ -126,6 +133,7 @@ impl Driver {
         let mut result = ApplyResult {
             outcome: Outcome::Ok,
             duration: Duration::ZERO,
+            frr_duration: Duration::ZERO,
             commands_sent: 0,
             changes: 0,
             config_hash: sha256_hex(desired),
@@ -161,7 +169,10 @@ impl Driver {
     ) -> Result<Config, (Failure, Option<Config>)> {
         let (mut basis, mut cached) = match self.running.take() {
             Some(c) => (c, true),
-            None => (self.read_running().await.map_err(|f| (f, None))?, false),
+            None => (
+                self.read_running(result).await.map_err(|f| (f, None))?,
+                false,
+            ),
         };
         loop {
             let batch = diff(target, &basis);
@@ -170,7 +181,7 @@ impl Driver {
                     return Ok(basis);
                 }
                 // Nothing to send per the cache: make sure FRR agrees before saying so.
-                basis = self.read_running().await.map_err(|f| (f, None))?;
+                basis = self.read_running(result).await.map_err(|f| (f, None))?;
                 cached = false;
                 continue;
             }
@@ -206,14 +217,14 @@ impl Driver {
                     // would just be refused again.
                     let _ = self.vtysh.end_configuration().await;
                     let fresh = self
-                        .read_running()
+                        .read_running(result)
                         .await
                         .map_err(|e| (e, Some(basis.clone())))?;
                     let again = diff(target, &fresh);
                     let repeats = f
                         .command
                         .as_ref()
-                        .is_some_and(|c| again.config.contains(c) || again.exec.contains(c));
+                        .is_some_and(|c| again.commands().any(|x| redact(x) == *c));
                     if repeats {
                         return Err((f, Some(basis)));
                     }
@@ -228,19 +239,21 @@ impl Driver {
     async fn send(&self, batch: &Batch, result: &mut ApplyResult) -> Result<Config, Failure> {
         result.commands_sent += batch.config.len() + batch.exec.len();
         result.changes += batch.changes;
-        result.batch.extend(batch.commands().cloned());
+        result.batch.extend(batch.commands().map(|c| redact(c)));
+        let t = Instant::now();
         let out = self
             .vtysh
             .apply_batch(&batch.config, &batch.exec, true)
-            .await?;
+            .await;
+        result.frr_duration += t.elapsed();
+        let out = out?;
         result
             .warnings
             .extend(out.warnings.into_iter().map(|(c, w)| format!("{c}: {w}")));
-        let text = match out.running_config {
-            Some(t) => t,
-            None => self.vtysh.running_config().await?,
-        };
-        Ok(parse(&text))
+        match out.running_config {
+            Some(text) => Ok(parse(&text)),
+            None => self.read_running(result).await,
+        }
     }
 
     /// Put back the last good config (or, before any success, what ran before this apply).
@@ -253,9 +266,10 @@ impl Driver {
             (None, Some(before)) => before,
             (None, None) => return false,
         };
-        let Ok(now) = self.read_running().await else {
+        let Ok(text) = self.vtysh.running_config().await else {
             return false;
         };
+        let now = parse(&text);
         let batch = diff(&target, &now);
         let after = if batch.is_empty() {
             now

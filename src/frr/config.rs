@@ -968,6 +968,25 @@ end
     }
 
     #[test]
+    fn vrf_and_interface_blocks() {
+        let c = parse("vrf red\n ip route 203.0.113.0/24 blackhole\nexit-vrf\n!\ninterface eth0\n ip address 192.0.2.21/24\nexit\n!\nrouter bgp 65100 vrf red\n neighbor 198.51.100.1 remote-as 65000\nexit\nip route 198.51.100.0/24 blackhole\n");
+        let shape: Vec<(&str, Option<Ctx>, usize)> = c
+            .lines
+            .iter()
+            .map(|l| (l.slot.as_str(), l.ctx, l.children.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("vrf red", Some(Ctx::Vrf), 1),
+                ("interface eth0", Some(Ctx::Interface), 1),
+                ("router bgp vrf red", Some(Ctx::RouterBgp), 1),
+                ("ip route 198.51.100.0/24 blackhole", None, 0),
+            ]
+        );
+    }
+
+    #[test]
     fn prefix_lists_without_seq_get_frr_sequences() {
         let c = parse("ip prefix-list A permit 203.0.113.1/32\nip prefix-list A seq 7 permit 203.0.113.2/32\nip prefix-list A permit 203.0.113.3/32\nip prefix-list B permit 203.0.113.4/32\n");
         let norms: Vec<&str> = c.lines.iter().map(|l| l.norm.as_str()).collect();

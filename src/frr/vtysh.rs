@@ -209,11 +209,11 @@ impl Vtysh {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
             return Err(VtyshError::Failed {
-                command: command.to_string(),
+                command: redact(command),
                 status: out.status.to_string(),
-                message: format!("{}{}", stdout, String::from_utf8_lossy(&out.stderr))
-                    .trim()
-                    .to_string(),
+                message: redact(
+                    format!("{}{}", stdout, String::from_utf8_lossy(&out.stderr)).trim(),
+                ),
             });
         }
         Ok(stdout)
@@ -286,7 +286,7 @@ impl Vtysh {
         for (i, e) in echoed.iter().enumerate().take(config.len() + 2).skip(2) {
             if !e.output.trim().is_empty() {
                 out.warnings
-                    .push((cmds[i].clone(), e.output.trim().to_string()));
+                    .push((redact(&cmds[i]), redact(e.output.trim())));
             }
         }
         if read_back {
@@ -337,15 +337,15 @@ impl Vtysh {
                 };
                 Err(VtyshError::Rejected {
                     line,
-                    command: cmds[i].clone(),
+                    command: redact(&cmds[i]),
                     node: last.node.clone(),
-                    message,
+                    message: redact(&message),
                 })
             }
             _ => Err(VtyshError::Failed {
-                command: cmds.first().cloned().unwrap_or_default(),
+                command: redact(&cmds.first().cloned().unwrap_or_default()),
                 status: out.status.to_string(),
-                message: format!("{stdout}{stderr}").trim().to_string(),
+                message: redact(format!("{stdout}{stderr}").trim()),
             }),
         }
     }
@@ -389,12 +389,34 @@ impl Vtysh {
         let warnings = stdout
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| (String::new(), l.trim().to_string()))
+            .map(|l| (String::new(), redact(l.trim())))
             .collect();
         let mut rest = self.apply_batch_args(&[], exec, read_back).await?;
         rest.warnings = warnings;
         Ok(rest)
     }
+}
+
+/// `text` with every secret FRR config can carry masked: whatever follows a `password` or
+/// `key-string` token (BGP `neighbor X password P`, vty passwords, key chains). For
+/// anything that may be logged or reported (batches, errors, events).
+pub fn redact(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let mut out: Vec<&str> = Vec::new();
+            let mut secret = false;
+            for tok in line.split(' ') {
+                if secret && !tok.is_empty() {
+                    out.push("<redacted>");
+                    break;
+                }
+                out.push(tok);
+                secret = matches!(tok, "password" | "key-string");
+            }
+            out.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn check_safe(command: &str) -> Result<(), VtyshError> {
@@ -502,6 +524,30 @@ mod tests {
         ];
         for (input, want) in table {
             assert_eq!(parse_file_error(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let table = [
+            (
+                "neighbor 192.0.2.1 password s3cr3t",
+                "neighbor 192.0.2.1 password <redacted>",
+            ),
+            (
+                "% Unknown command: neighbor 192.0.2.1 password s3cr3t x",
+                "% Unknown command: neighbor 192.0.2.1 password <redacted>",
+            ),
+            (" key-string abc", " key-string <redacted>"),
+            (
+                "neighbor 192.0.2.1 timers 3 9",
+                "neighbor 192.0.2.1 timers 3 9",
+            ),
+            ("a\nenable password p", "a\nenable password <redacted>"),
+        ];
+        for (input, want) in table {
+            assert_eq!(redact(input), want);
+            assert!(!redact(input).contains("s3cr3t"));
         }
     }
 
