@@ -611,3 +611,20 @@ pub fn wait_bfd_up(inst: &Instance, peer: Ipv4Addr, timeout: Duration) -> serde_
         },
     )
 }
+
+/// The best path's attributes at `inst` for `prefix`: (community string, local pref).
+pub fn best_path(inst: &Instance, prefix: &str) -> Option<(String, Option<u64>)> {
+    let v = inst.bgpd_json(&format!("show bgp ipv4 unicast {prefix} json"));
+    let paths = v["paths"].as_array()?;
+    let best = paths
+        .iter()
+        .find(|p| p["bestpath"]["overall"] == true)
+        .or(paths.first())?;
+    Some((
+        best["community"]["string"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        best["locPrf"].as_u64(),
+    ))
+}

@@ -17,7 +17,7 @@ use ferrule::frr::config::parse;
 use ferrule::frr::status::{BfdStatus, FrrStatus};
 use ferrule::frr::vtysh::Vtysh;
 use fixtures::{Announce, AttrSet, NodeConfig};
-use harness::{Instance, Lab};
+use harness::{best_path, Instance, Lab};
 
 /// A vtysh client that also counts its invocations in `counter` (one line per process).
 fn counting_client(inst: &Instance, counter: &Path) -> Vtysh {
@@ -37,23 +37,6 @@ fn calls(counter: &Path) -> usize {
         .unwrap_or(0)
 }
 
-/// The best path's attributes at `inst` for `prefix`: (community string, local pref).
-fn route(inst: &Instance, prefix: &str) -> Option<(String, Option<u64>)> {
-    let v = inst.bgpd_json(&format!("show bgp ipv4 unicast {prefix} json"));
-    let paths = v["paths"].as_array()?;
-    let best = paths
-        .iter()
-        .find(|p| p["bestpath"]["overall"] == true)
-        .or(paths.first())?;
-    Some((
-        best["community"]["string"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-        best["locPrf"].as_u64(),
-    ))
-}
-
 /// Start watching `inst` (1-2 ms polls straight to bgpd) until `pred` holds; the handle
 /// returns when it first held.
 fn watch(
@@ -66,7 +49,7 @@ fn watch(
     std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let r = route(&inst, &prefix);
+            let r = best_path(&inst, &prefix);
             if pred(r.clone()) {
                 return Instant::now();
             }
@@ -350,7 +333,7 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
     assert_eq!(normalized_running(&node), good);
     assert_eq!(driver.last_good(), Some(cfg.render().as_str()));
     assert_eq!(
-        route(&lab.tor, "203.0.113.7/32").map(|(c, _)| c.contains("64512:200")),
+        best_path(&lab.tor, "203.0.113.7/32").map(|(c, _)| c.contains("64512:200")),
         Some(true)
     );
 
@@ -399,7 +382,7 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
         harness::wait_until(
             Duration::from_secs(10),
             &format!("{prefix} with {want}"),
-            || match route(&tor, prefix) {
+            || match best_path(&tor, prefix) {
                 Some((c, _)) if c.split(' ').any(|x| x == want) => Ok(()),
                 other => Err(other),
             },
@@ -530,7 +513,7 @@ async fn ibgp_tor_sees_local_pref() {
         harness::wait_until(
             Duration::from_secs(10),
             &format!("LOCAL_PREF {want} on {prefix}"),
-            move || match route(&tor, prefix) {
+            move || match best_path(&tor, prefix) {
                 Some((_, Some(lp))) if lp == want => Ok(()),
                 other => Err(other),
             },

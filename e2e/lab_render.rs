@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use ferrule::frr::apply::Driver;
 use ferrule::pipeline::{self, Addresses};
-use harness::{tor_config, wait_established, wait_until, Instance, Lab};
+use harness::{best_path, tor_config, wait_established, wait_until, Lab};
 
 fn rendered_node21(ibgp: bool) -> (String, String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("containerlab/seed/manifests");
@@ -35,23 +35,6 @@ fn rendered_node21(ibgp: bool) -> (String, String) {
     let ip = computed.allocation.assigned.values().next().unwrap().ips[0];
     let config = ferrule::frr::render::render(&computed.node_intent("node-21")).unwrap();
     (config, format!("{ip}/32"))
-}
-
-/// (communities, local-pref) of the ToR's best path to `prefix`.
-fn route(tor: &Instance, prefix: &str) -> Option<(String, Option<u64>)> {
-    let v = tor.vtysh_json(&format!("show bgp ipv4 unicast {prefix} json"));
-    let best = v["paths"]
-        .as_array()?
-        .iter()
-        .find(|p| p["bestpath"]["overall"] == true)?
-        .clone();
-    Some((
-        best["community"]["string"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-        best["locPrf"].as_u64(),
-    ))
 }
 
 async fn check(ibgp: bool) {
@@ -76,7 +59,7 @@ async fn check(ibgp: bool) {
     let (communities, local_pref) = wait_until(
         Duration::from_secs(5),
         &format!("{prefix} at the ToR"),
-        || route(&lab.tor, &prefix).ok_or(()),
+        || best_path(&lab.tor, &prefix).ok_or(()),
     );
     let after = up.elapsed();
     eprintln!(

@@ -119,19 +119,25 @@ pub async fn run(client: Client, namespace: String, node: String, tx: SnapshotTx
     };
     drop(ev_tx);
 
-    while ev_rx.recv().await.is_some() {
-        while ev_rx.try_recv().is_ok() {}
-        if !ready(&stores).await {
-            continue;
-        }
+    // Nothing is published before every store holds its initial list: a partial view would
+    // withdraw what FRR announces.
+    if !ready(&stores).await {
+        return;
+    }
+    loop {
         let snapshot = build(&stores, &namespace);
         debug!(services = snapshot.services.len(), "snapshot rebuilt");
         tx.send_replace(Some(Arc::new(snapshot)));
+        if ev_rx.recv().await.is_none() {
+            return;
+        }
+        // A burst of events makes one snapshot.
+        while ev_rx.try_recv().is_ok() {}
     }
 }
 
 async fn ready(s: &Stores) -> bool {
-    // wait_until_ready resolves once the initial list is in; check without blocking.
+    // Each resolves once its store has the initial list; Err only if its watcher is gone.
     let all = [
         s.pools.wait_until_ready().await.is_ok(),
         s.peers.wait_until_ready().await.is_ok(),
