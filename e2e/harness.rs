@@ -291,8 +291,14 @@ impl Instance {
         ]
     }
 
-    /// ferrule's own vtysh client for this instance (what the driver under test uses).
+    /// ferrule's own FRR client for this instance as the speaker runs it: straight to the
+    /// daemons' vty sockets.
     pub fn client(&self) -> ferrule::frr::vtysh::Vtysh {
+        self.client_vtysh().with_direct_sockets()
+    }
+
+    /// ferrule's FRR client going through a vtysh process per call (`--frr-transport vtysh`).
+    pub fn client_vtysh(&self) -> ferrule::frr::vtysh::Vtysh {
         ferrule::frr::vtysh::Vtysh::new(&self.run)
             .with_config_dir(&self.etc)
             .with_wrapper(self.uts_wrapper())
@@ -627,4 +633,62 @@ pub fn best_path(inst: &Instance, prefix: &str) -> Option<(String, Option<u64>)>
             .to_string(),
         best["locPrf"].as_u64(),
     ))
+}
+
+/// Watches an instance's kernel routing table (`ip monitor route`, netlink push, no polling)
+/// and timestamps every event as it arrives: what a packet sees, the end of the path from a
+/// change to the peer's FIB.
+pub struct RouteMonitor {
+    child: std::process::Child,
+    events: std::sync::mpsc::Receiver<(Instant, String)>,
+}
+
+impl RouteMonitor {
+    pub fn start(inst: &Instance) -> RouteMonitor {
+        use std::io::BufRead;
+        let mut child = Command::new("ip")
+            .args(["-n", &inst.ns, "monitor", "route"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ip monitor route");
+        let out = child.stdout.take().unwrap();
+        let (tx, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        RouteMonitor { child, events }
+    }
+
+    /// Forget the events seen so far.
+    pub fn drain(&self) {
+        while self.events.try_recv().is_ok() {}
+    }
+
+    /// When the first route event naming `prefix` (e.g. `203.0.113.0`) arrived, waiting at
+    /// most `timeout` for it.
+    pub fn next_change(&self, prefix: &str, timeout: Duration) -> Option<Instant> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let (at, line) = self.events.recv_timeout(left).ok()?;
+            let first = line.split_whitespace().find(|w| *w != "Deleted");
+            if first.is_some_and(|w| w == prefix || w.starts_with(&format!("{prefix}/"))) {
+                return Some(at);
+            }
+        }
+    }
+}
+
+impl Drop for RouteMonitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -8,7 +8,7 @@ mod harness;
 #[path = "fixtures.rs"]
 mod fixtures;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,13 +28,28 @@ fn counting_client(inst: &Instance, counter: &Path) -> Vtysh {
         counter.display().to_string(),
     ];
     wrapper.extend(inst.uts_wrapper());
-    inst.client().with_wrapper(wrapper)
+    inst.client_vtysh().with_wrapper(wrapper)
 }
 
 fn calls(counter: &Path) -> usize {
     std::fs::read_to_string(counter)
         .map(|s| s.lines().count())
         .unwrap_or(0)
+}
+
+/// vtysh processes started so far, when the client under test starts processes.
+struct Calls(Option<PathBuf>);
+
+impl Calls {
+    fn now(&self) -> usize {
+        self.0.as_deref().map(calls).unwrap_or(0)
+    }
+
+    fn assert_since(&self, c0: usize, want: usize) {
+        if let Some(counter) = &self.0 {
+            assert_eq!(calls(counter) - c0, want, "vtysh invocations");
+        }
+    }
 }
 
 /// Start watching `inst` (1-2 ms polls straight to bgpd) until `pred` holds; the handle
@@ -187,6 +202,17 @@ fn node_config(asn: u32, peer_as: u32) -> NodeConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_changes_apply_in_one_batch_without_session_resets() {
+    service_changes(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_changes_over_daemon_sockets() {
+    service_changes(false).await;
+}
+
+/// The driver through one vtysh process per batch (`through_vtysh`, each process counted)
+/// or straight over the daemons' vty sockets: the same changes, the same batches.
+async fn service_changes(through_vtysh: bool) {
     let Some(lab) = Lab::start(1) else {
         return;
     };
@@ -195,7 +221,20 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
         .load_config(&harness::tor_config(65000, &[(&node, 65100)]))
         .unwrap();
     let counter = node.etc.join("vtysh-calls");
-    let mut driver = Driver::new(counting_client(&node, &counter));
+    let (client, counter) = if through_vtysh {
+        (counting_client(&node, &counter), Calls(Some(counter)))
+    } else {
+        (node.client(), Calls(None))
+    };
+    eprintln!(
+        "transport: {}",
+        if through_vtysh {
+            "vtysh"
+        } else {
+            "vty sockets"
+        }
+    );
+    let mut driver = Driver::new(client);
     let mut cfg = node_config(65100, 65000);
 
     // Load from empty: verified by the driver and, independently, here.
@@ -217,11 +256,11 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
     let seen = watch(&lab.tor, "203.0.113.8/32", |r| {
         r.is_some_and(|(c, _)| c.contains("64512:100"))
     });
-    let (c0, t0) = (calls(&counter), Instant::now());
+    let (c0, t0) = (counter.now(), Instant::now());
     let r = driver.apply(&cfg.render()).await;
     let latency = seen.join().unwrap() - t0;
     assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
-    assert_eq!(calls(&counter) - c0, 1, "one vtysh invocation");
+    counter.assert_since(c0, 1);
     assert_eq!(
         r.batch,
         s(&[
@@ -239,11 +278,11 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
     let seen = watch(&lab.tor, "203.0.113.5/32", |r| {
         r.is_some_and(|(c, _)| c.contains("64512:200") && !c.contains("64512:100"))
     });
-    let (c0, t0) = (calls(&counter), Instant::now());
+    let (c0, t0) = (counter.now(), Instant::now());
     let r = driver.apply(&cfg.render()).await;
     let latency = seen.join().unwrap() - t0;
     assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
-    assert_eq!(calls(&counter) - c0, 1);
+    counter.assert_since(c0, 1);
     assert_eq!(
         r.batch,
         s(&[
@@ -261,7 +300,7 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
 
     // C. An attribute set's value changes (route-map edit in place).
     cfg.sets[2].large_communities = vec!["65100:7:7".into()];
-    let (c0, t0) = (calls(&counter), Instant::now());
+    let (c0, t0) = (counter.now(), Instant::now());
     let tor = lab.tor.clone();
     let seen = std::thread::spawn(move || {
         harness::wait_until(Duration::from_secs(10), "large community 65100:7:7", || {
@@ -280,7 +319,7 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
     let r = driver.apply(&cfg.render()).await;
     let latency = seen.join().unwrap() - t0;
     assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
-    assert_eq!(calls(&counter) - c0, 1);
+    counter.assert_since(c0, 1);
     assert_eq!(
         r.batch,
         s(&[
@@ -318,11 +357,11 @@ async fn service_changes_apply_in_one_batch_without_session_resets() {
     figures.push(("withdraw a Service", r.commands_sent, r.duration, latency));
 
     // E. Identical config: nothing sent (one read to confirm FRR agrees).
-    let c0 = calls(&counter);
+    let c0 = counter.now();
     let r = driver.apply(&cfg.render()).await;
     assert_eq!(r.outcome, Outcome::Ok);
     assert_eq!((r.commands_sent, r.changes), (0, 0), "{:?}", r.batch);
-    assert_eq!(calls(&counter) - c0, 1);
+    counter.assert_since(c0, 1);
 
     // F. A rejected command after a real change: FRR's error comes back, the half-applied
     // change is rolled back, the running config is what it was.

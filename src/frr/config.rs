@@ -260,7 +260,7 @@ pub fn parse(text: &str) -> Config {
 }
 
 /// Top-level context openers.
-fn root_context(t: &[&str]) -> Option<Ctx> {
+pub(crate) fn root_context(t: &[&str]) -> Option<Ctx> {
     match t {
         ["router", "bgp", ..] => Some(Ctx::RouterBgp),
         ["route-map", _, "permit" | "deny", _] => Some(Ctx::RouteMap),
@@ -280,7 +280,7 @@ fn root_context(t: &[&str]) -> Option<Ctx> {
 }
 
 /// Openers of nested contexts: (parent kind, own kind).
-fn child_context(t: &[&str]) -> Option<(Ctx, Ctx)> {
+pub(crate) fn child_context(t: &[&str]) -> Option<(Ctx, Ctx)> {
     match t {
         ["address-family", ..] => Some((Ctx::RouterBgp, Ctx::AddressFamily)),
         ["profile", _] => Some((Ctx::Bfd, Ctx::BfdProfile)),

@@ -20,10 +20,13 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
+
+use super::vty::Sockets;
 
 /// Arguments beyond this many bytes go through `-f /dev/stdin` instead of `-c` (Linux allows
 /// ~2 MiB of argv+env; keep well below).
@@ -81,6 +84,9 @@ pub struct Vtysh {
     /// "$@"' NAME` in a lab, so vtysh's hostname matches the daemons').
     pub wrapper: Vec<OsString>,
     pub timeout: Duration,
+    /// When set, commands go straight to the daemons' vty sockets instead of through a
+    /// vtysh process (see [`super::vty`]); clones share the connections.
+    sockets: Option<Arc<Sockets>>,
 }
 
 impl Default for Vtysh {
@@ -91,6 +97,7 @@ impl Default for Vtysh {
             config_dir: None,
             wrapper: Vec::new(),
             timeout: Duration::from_secs(120),
+            sockets: None,
         }
     }
 }
@@ -137,7 +144,26 @@ impl Vtysh {
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        if self.sockets.is_some() {
+            self = self.with_direct_sockets();
+        }
         self
+    }
+
+    /// Talk to the daemons over their vty sockets in `vty_socket_dir` (kept open) instead
+    /// of starting a vtysh process per call.
+    pub fn with_direct_sockets(mut self) -> Self {
+        let dir = self
+            .vty_socket_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/var/run/frr"));
+        self.sockets = Some(Arc::new(Sockets::new(dir, self.timeout)));
+        self
+    }
+
+    /// Whether commands go over the daemons' sockets (not through vtysh).
+    pub fn is_direct(&self) -> bool {
+        self.sockets.is_some()
     }
 
     fn command(&self) -> Command {
@@ -195,6 +221,9 @@ impl Vtysh {
     /// Run exec-mode commands (`show ...`, `clear ...`) in one invocation; returns each
     /// one's output, in order.
     pub async fn exec(&self, commands: &[&str]) -> Result<Vec<String>, VtyshError> {
+        if let Some(s) = &self.sockets {
+            return s.exec(commands).await;
+        }
         let cmds: Vec<String> = commands.iter().map(|c| c.to_string()).collect();
         let echoed = self.echoed(&cmds, 0..0).await?;
         Ok(echoed.into_iter().map(|e| e.output).collect())
@@ -202,8 +231,11 @@ impl Vtysh {
 
     /// One show command's output.
     pub async fn show(&self, command: &str) -> Result<String, VtyshError> {
-        let mut cmd = self.command();
         check_safe(command)?;
+        if let Some(s) = &self.sockets {
+            return Ok(s.exec(&[command]).await?.pop().unwrap_or_default());
+        }
+        let mut cmd = self.command();
         cmd.arg("-c").arg(command);
         let out = self.run(cmd, None).await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -246,6 +278,9 @@ impl Vtysh {
     ) -> Result<BatchOutput, VtyshError> {
         for c in config.iter().chain(exec) {
             check_safe(c)?;
+        }
+        if let Some(s) = &self.sockets {
+            return s.apply_batch(config, exec, read_back).await;
         }
         let bytes: usize = config.iter().chain(exec).map(|c| c.len() + 4).sum();
         if bytes > MAX_ARGV_BYTES {
@@ -297,6 +332,9 @@ impl Vtysh {
 
     /// Re-arm bgpd's end-of-config timer after a batch that died half-way (see module doc).
     pub async fn end_configuration(&self) -> Result<(), VtyshError> {
+        if let Some(s) = &self.sockets {
+            return s.end_configuration().await;
+        }
         self.echoed(&["configure terminal".to_string(), END.to_string()], 0..0)
             .await
             .map(|_| ())
