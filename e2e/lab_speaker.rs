@@ -15,7 +15,7 @@ use ferrule::speaker::frr_adapter::FrrDriver;
 use ferrule::speaker::metrics::Metrics;
 use ferrule::speaker::sink::FileSink;
 use ferrule::speaker::source;
-use harness::{tor_config, wait_established, wait_until, Instance, Lab};
+use harness::{tor_config, wait_established, wait_until, Instance, Lab, RouteMonitor};
 use tokio::sync::watch;
 
 const PREFIX: &str = "203.0.113.0/32";
@@ -176,6 +176,10 @@ fn sessions_in(status: &Path, bgp: &str, bfd: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_mode_speakers_announce_from_endpoint_nodes_only() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("FERRULE_LAB_LOG"))
+        .with_test_writer()
+        .try_init();
     let Some(lab) = Lab::start(3) else { return };
     let nodes: Vec<&Instance> = lab.nodes.iter().collect();
     let tor_cfg = tor_config(
@@ -246,6 +250,7 @@ async fn file_mode_speakers_announce_from_endpoint_nodes_only() {
         "{table}"
     );
 
+    let fib = RouteMonitor::start(&lab.tor);
     // 50 changes: node2's last endpoint goes and comes back, 25 times each. Each time the
     // ToR's route must follow; the delay from the file write to the RIB change is measured.
     let mut delays = Vec::new();
@@ -258,8 +263,13 @@ async fn file_mode_speakers_announce_from_endpoint_nodes_only() {
                 hops(&nodes[..2]),
             )
         };
+        fib.drain();
         let t = Instant::now();
         write(&manifests, "03-endpoints.yaml", &slice);
+        let changed = fib
+            .next_change("203.0.113.0", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("change {i}: the ToR's FIB never changed"));
+        delays.push(changed - t);
         wait_until(
             Duration::from_secs(10),
             &format!("change {i} at the ToR"),
@@ -272,7 +282,6 @@ async fn file_mode_speakers_announce_from_endpoint_nodes_only() {
                 }
             },
         );
-        delays.push(t.elapsed());
     }
     eprintln!("{}", status_table(&status));
     delays.sort();

@@ -110,6 +110,8 @@ pub async fn run<F: Frr, S: StatusSink>(
         let mut frr_state: Option<FrrState> = None;
         let mut published: Option<StatusObjects> = None;
         let mut recompute_at: Option<tokio::time::Instant> = None;
+        // When the change now being worked on was first seen (for the latency log).
+        let mut change_seen: Option<Instant> = None;
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut backoff = cfg.min_backoff;
         let mut poll = tokio::time::interval(cfg.poll_interval);
@@ -129,14 +131,19 @@ pub async fn run<F: Frr, S: StatusSink>(
                     }
                     // Coalesce: the first change of a burst starts the window, later ones ride along.
                     recompute_at.get_or_insert(tokio::time::Instant::now() + cfg.coalesce);
+                    change_seen.get_or_insert_with(Instant::now);
                     continue;
                 }
                 _ = tokio::time::sleep_until(recompute_at.unwrap_or(far)), if recompute_at.is_some() => {
                     recompute_at = None;
                     let Some(snapshot) = snapshots.borrow_and_update().clone() else { continue };
                     metrics.reconciles.inc();
+                    let t = Instant::now();
                     match compute(&cfg, &snapshot, &mut previous) {
-                        Ok(d) => desired = Some(d),
+                        Ok(d) => {
+                            debug!(us = t.elapsed().as_micros() as u64, hash = %&d.hash[..12], "computed");
+                            desired = Some(d);
+                        }
                         Err(e) => {
                             warn!(error = %e, "cannot render config; keeping FRR as it is");
                             continue;
@@ -169,6 +176,7 @@ pub async fn run<F: Frr, S: StatusSink>(
             // Apply when the desired config differs from what FRR was last brought to.
             let Some(d) = desired.as_ref() else { continue };
             if applied_hash.as_deref() == Some(d.hash.as_str()) {
+                change_seen = None;
                 publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
                 continue;
             }
@@ -181,7 +189,8 @@ pub async fn run<F: Frr, S: StatusSink>(
                 if result.commands_sent > 0 {
                     metrics.applies.inc();
                 }
-                info!(hash = %&d.hash[..12], commands = result.commands_sent, ms = elapsed.as_millis() as u64, "applied");
+                let since_change_ms = change_seen.take().map(|t| t.elapsed().as_millis() as u64);
+                info!(hash = %&d.hash[..12], commands = result.commands_sent, ms = elapsed.as_millis() as u64, since_change_ms, "applied");
                 applied_hash = Some(d.hash.clone());
                 backoff = cfg.min_backoff;
                 metrics.set_ready(true);
