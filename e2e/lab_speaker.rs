@@ -130,8 +130,9 @@ fn start_speakers(lab: &Lab, manifests: &Path, status: &Path) -> Speakers {
     for node in &lab.nodes {
         let (tx, rx) = watch::channel(None);
         let dir: PathBuf = manifests.to_path_buf();
+        let name = node.name.clone();
         tasks.push(tokio::spawn(async move {
-            source::watch_dir(dir, "metallb-system".into(), tx)
+            source::watch_dir(dir, "metallb-system".into(), name, tx)
                 .await
                 .unwrap();
         }));

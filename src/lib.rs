@@ -7,3 +7,4 @@ pub mod frr;
 pub mod manifests;
 pub mod pipeline;
 pub mod speaker;
+pub mod trim;

@@ -138,6 +138,22 @@ pub struct Loaded {
 /// the directory itself cannot be read; unreadable files and broken documents are
 /// collected in `Loaded::errors`.
 pub fn load_dir(dir: &Path, namespace: &str) -> Result<Loaded, ManifestError> {
+    load(dir, namespace, None)
+}
+
+/// [`load_dir`] keeping of Services, EndpointSlices and Nodes only what the speaker of
+/// `node` reads ([`crate::trim`]), trimmed as each object is read so the untrimmed cluster
+/// is never in memory at once.
+pub fn load_dir_trimmed(dir: &Path, namespace: &str, node: &str) -> Result<Loaded, ManifestError> {
+    let mut loaded = load(dir, namespace, Some(node))?;
+    let s = &mut loaded.snapshot;
+    s.services.shrink_to_fit();
+    s.endpoint_slices.shrink_to_fit();
+    s.nodes.shrink_to_fit();
+    Ok(loaded)
+}
+
+fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, ManifestError> {
     let io = |error| ManifestError::Io {
         path: dir.to_owned(),
         error,
@@ -161,7 +177,12 @@ pub fn load_dir(dir: &Path, namespace: &str) -> Result<Loaded, ManifestError> {
     for path in files {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let d = parse_str(&text, &path.display().to_string(), &mut loaded.snapshot);
+                let d = parse(
+                    &text,
+                    &path.display().to_string(),
+                    &mut loaded.snapshot,
+                    trim,
+                );
                 loaded.errors.extend(d.errors);
                 loaded.warnings.extend(d.warnings);
             }
@@ -175,6 +196,11 @@ pub fn load_dir(dir: &Path, namespace: &str) -> Result<Loaded, ManifestError> {
 /// in messages (usually the file path). metallb.io objects without a namespace go to
 /// `snapshot.namespace`; namespaced core objects without one go to `default`.
 pub fn parse_str(text: &str, source: &str, snapshot: &mut Snapshot) -> Diagnostics {
+    parse(text, source, snapshot, None)
+}
+
+/// `trim`: the node whose speaker the objects are for (see [`load_dir_trimmed`]).
+fn parse(text: &str, source: &str, snapshot: &mut Snapshot, trim: Option<&str>) -> Diagnostics {
     let mut d = Diagnostics::default();
     for (i, (line, doc)) in split_documents(text).into_iter().enumerate() {
         let at = Location {
@@ -185,7 +211,7 @@ pub fn parse_str(text: &str, source: &str, snapshot: &mut Snapshot) -> Diagnosti
         };
         match serde_yaml::from_str::<Value>(doc) {
             Ok(Value::Null) => {}
-            Ok(value) => add_value(value, at, snapshot, &mut d),
+            Ok(value) => add_value(value, at, snapshot, &mut d, trim),
             Err(e) => d.errors.push(ManifestError::Yaml {
                 at,
                 message: e.to_string(),
@@ -233,7 +259,13 @@ enum Scope {
     Cluster,
 }
 
-fn add_value(value: Value, at: Location, snapshot: &mut Snapshot, d: &mut Diagnostics) {
+fn add_value(
+    value: Value,
+    at: Location,
+    snapshot: &mut Snapshot,
+    d: &mut Diagnostics,
+    trim: Option<&str>,
+) {
     if !value.is_mapping() {
         d.errors.push(ManifestError::Document {
             at,
@@ -266,7 +298,7 @@ fn add_value(value: Value, at: Location, snapshot: &mut Snapshot, d: &mut Diagno
                 item: Some(i as u32),
                 ..at.clone()
             };
-            add_value(item, at, snapshot, d);
+            add_value(item, at, snapshot, d, trim);
         }
         return;
     }
@@ -346,7 +378,12 @@ fn add_value(value: Value, at: Location, snapshot: &mut Snapshot, d: &mut Diagno
             value,
             Scope::Default,
             &mut snapshot.services,
-            |o: Service| o,
+            |mut o: Service| {
+                if trim.is_some() {
+                    crate::trim::service(&mut o);
+                }
+                o
+            },
         ),
         ("v1", "Secret") => cx.add(
             value,
@@ -354,7 +391,12 @@ fn add_value(value: Value, at: Location, snapshot: &mut Snapshot, d: &mut Diagno
             &mut snapshot.secrets,
             merge_string_data,
         ),
-        ("v1", "Node") => cx.add(value, Scope::Cluster, &mut snapshot.nodes, |o: Node| o),
+        ("v1", "Node") => cx.add(value, Scope::Cluster, &mut snapshot.nodes, |mut o: Node| {
+            if trim.is_some() {
+                crate::trim::node(&mut o);
+            }
+            o
+        }),
         ("v1", "Namespace") => cx.add(
             value,
             Scope::Cluster,
@@ -365,7 +407,12 @@ fn add_value(value: Value, at: Location, snapshot: &mut Snapshot, d: &mut Diagno
             value,
             Scope::Default,
             &mut snapshot.endpoint_slices,
-            |o: EndpointSlice| o,
+            |mut o: EndpointSlice| {
+                if let Some(node) = trim {
+                    crate::trim::endpoint_slice(&mut o, node);
+                }
+                o
+            },
         ),
         _ => cx.d.warnings.push(Warning::Skipped {
             at: at.clone(),

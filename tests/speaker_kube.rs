@@ -12,8 +12,10 @@ use std::time::Duration;
 use ferrule::api::status::{BGPSession, ServiceAnnouncement, SpeakerNode};
 use ferrule::core::validate::Snapshot;
 use ferrule::pipeline::{self, Addresses};
-use ferrule::speaker::engine::StatusSink;
+use ferrule::speaker::engine::{self, Applied, EngineConfig, Frr, StatusSink};
+use ferrule::speaker::metrics::Metrics;
 use ferrule::speaker::sink::KubeSink;
+use ferrule::speaker::state::{FrrState, SessionState};
 use ferrule::speaker::status::{self, ApplyInfo};
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, ServiceStatus};
 use support::apiserver::ApiServer;
@@ -105,6 +107,45 @@ async fn source_builds_the_node_snapshot_and_caches_only_what_the_node_needs() {
 }
 
 #[tokio::test]
+async fn spec_less_and_malformed_metallb_objects_cost_only_themselves() {
+    let server = seeded_server();
+    // As MetalLB's docs create it: no spec at all means every pool, every peer.
+    server.seed_raw::<ferrule::api::BGPAdvertisement>(serde_json::json!({
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "BGPAdvertisement",
+        "metadata": { "name": "everything", "namespace": NS },
+    }));
+    // Accepted by a lax API server, but not a BFD profile ferrule can read.
+    server.seed_raw::<ferrule::api::BFDProfile>(serde_json::json!({
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "BFDProfile",
+        "metadata": { "name": "broken", "namespace": NS },
+        "spec": { "receiveInterval": "fast" },
+    }));
+    let snap = snapshot_from(&server, "node-21").await;
+    let names = |v: Vec<Option<String>>| v.into_iter().flatten().collect::<Vec<_>>();
+    assert!(names(
+        snap.advertisements
+            .iter()
+            .map(|a| a.metadata.name.clone())
+            .collect()
+    )
+    .contains(&"everything".to_string()));
+    let profiles = names(
+        snap.bfd_profiles
+            .iter()
+            .map(|p| p.metadata.name.clone())
+            .collect(),
+    );
+    assert!(!profiles.contains(&"broken".to_string()), "{profiles:?}");
+    assert!(
+        !profiles.is_empty(),
+        "the seed's own profile is still there"
+    );
+    assert_eq!(snap.peers.len(), 2);
+}
+
+#[tokio::test]
 async fn sink_writes_changed_objects_only_and_removes_stale_ones() {
     let server = seeded_server();
     let snap = snapshot_from(&server, "node-21").await;
@@ -158,4 +199,155 @@ async fn sink_writes_changed_objects_only_and_removes_stale_ones() {
         .collect();
     let unused = support::rbac::assert_granted("ferrule-speaker", &mine);
     eprintln!("speaker grants not exercised here: {unused:?}");
+}
+
+/// FRR that accepts every config and reports both ToR sessions Established.
+struct AcceptingFrr {
+    applied: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Frr for AcceptingFrr {
+    async fn apply(&mut self, config: &str) -> Applied {
+        self.applied.lock().unwrap().push(config.to_string());
+        Applied {
+            ok: true,
+            message: None,
+            commands_sent: 3,
+            duration: Duration::from_millis(1),
+        }
+    }
+
+    async fn read_state(&mut self) -> Result<FrrState, String> {
+        let session = |ip: &str| SessionState {
+            vrf: None,
+            neighbor: ip.into(),
+            bgp_state: "Established".into(),
+            established_epoch: Some(1_700_000_000),
+            prefixes_sent: 1,
+            prefixes_received: 0,
+            connections_established: 1,
+            connections_dropped: 0,
+            bfd: Some("up".into()),
+            last_error: None,
+        };
+        Ok(FrrState {
+            version: "8.4.4".into(),
+            sessions: vec![session("10.0.0.1"), session("10.0.0.2")],
+        })
+    }
+}
+
+/// The whole speaker in Kubernetes mode: reflectors in, FRR (scripted) applied, status and
+/// Events out through server-side apply, all through kube's real Client.
+#[tokio::test]
+async fn kube_mode_speaker_publishes_status_and_service_events() {
+    let server = seeded_server();
+    let client = server.client_as("speaker");
+    let (tx, rx) = watch::channel(None);
+    let source = tokio::spawn(ferrule::speaker::kube_source::run(
+        client.clone(),
+        NS.into(),
+        "node-21".into(),
+        tx,
+    ));
+    let applied = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut cfg = EngineConfig::new("node-21", NS);
+    cfg.poll_interval = Duration::from_millis(50);
+    let (stop, stop_rx) = watch::channel(false);
+    let engine = tokio::spawn(engine::run(
+        cfg,
+        rx,
+        AcceptingFrr {
+            applied: applied.clone(),
+        },
+        KubeSink::new(client.clone(), NS, "node-21"),
+        Metrics::new(),
+        stop_rx,
+    ));
+
+    // Status: both sessions Established (BFD up where a profile asks for it), web
+    // announced from node-21.
+    let sessions = eventually("sessions Established in the API", WAIT, || {
+        let sessions: Vec<BGPSession> = server.objects();
+        let up = sessions
+            .iter()
+            .filter(|s| s.status.as_ref().is_some_and(|st| st.bgp == "Established"))
+            .count();
+        async move { (up == 2).then_some(sessions) }
+    })
+    .await;
+    let bfd: Vec<(&str, &str)> = sessions
+        .iter()
+        .map(|s| {
+            (
+                s.spec.peer.as_str(),
+                s.status.as_ref().unwrap().bfd.as_str(),
+            )
+        })
+        .collect();
+    assert!(bfd.contains(&("tor1", "up")), "{bfd:?}");
+    let ann: Vec<ServiceAnnouncement> = server.objects();
+    let web = ann
+        .iter()
+        .find(|a| a.spec.service == "default/web")
+        .unwrap();
+    assert_eq!(web.status.as_ref().unwrap().state, "Announced");
+    assert!(applied.lock().unwrap()[0].contains("network 203.0.113.5/32"));
+    let node: Vec<SpeakerNode> = server.objects();
+    assert_eq!(node[0].status.as_ref().unwrap().apply_result, "Success");
+    assert_eq!(node[0].status.as_ref().unwrap().frr_version, "8.4.4");
+
+    // node-21's endpoint goes: the route is withdrawn and the Service gets an Event saying so.
+    let mut slices: Vec<k8s_openapi::api::discovery::v1::EndpointSlice> = server.objects();
+    let mut slice = slices.remove(0);
+    slice
+        .endpoints
+        .retain(|e| e.node_name.as_deref() != Some("node-21"));
+    slice.metadata.managed_fields = None;
+    slice.metadata.resource_version = None;
+    kube::Api::<k8s_openapi::api::discovery::v1::EndpointSlice>::namespaced(
+        server.client(),
+        "default",
+    )
+    .replace(
+        &slice.metadata.name.clone().unwrap(),
+        &Default::default(),
+        &slice,
+    )
+    .await
+    .unwrap();
+    let event = eventually("a Withdrawn event on default/web", WAIT, || {
+        let events: Vec<k8s_openapi::api::events::v1::Event> = server.objects();
+        let found = events
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("Withdrawn"));
+        async move { found }
+    })
+    .await;
+    assert_eq!(
+        event.regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("web")
+    );
+    assert_eq!(event.reporting_instance.as_deref(), Some("node-21"));
+    let note = event.note.unwrap();
+    assert!(note.contains("withdrawn from node node-21"), "{note}");
+    assert!(note.contains("externalTrafficPolicy is Local"), "{note}");
+    let last = applied.lock().unwrap().last().cloned().unwrap();
+    assert!(!last.contains("network 203.0.113.5/32"), "{last}");
+    let ann: Vec<ServiceAnnouncement> = server.objects();
+    let web = ann
+        .iter()
+        .find(|a| a.spec.service == "default/web")
+        .unwrap();
+    assert_eq!(web.status.as_ref().unwrap().state, "Withdrawn");
+
+    stop.send(true).unwrap();
+    engine.await.unwrap();
+    source.abort();
+    let mine: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.client.as_deref() == Some("speaker"))
+        .collect();
+    support::rbac::assert_granted("ferrule-speaker", &mine);
 }

@@ -55,6 +55,19 @@ pub async fn publish(
     instance: &str,
     ev: &ServiceEvent,
 ) -> Result<(), kube::Error> {
+    create(client, regarding, REPORTER, instance, "Allocate", ev).await
+}
+
+/// Create one `events.k8s.io/v1` Event about `regarding` (also used by the speaker, with
+/// its own reporter and actions).
+pub async fn create(
+    client: &Client,
+    regarding: &ObjectReference,
+    reporter: &str,
+    instance: &str,
+    action: &str,
+    ev: &ServiceEvent,
+) -> Result<(), kube::Error> {
     let namespace = regarding
         .namespace
         .clone()
@@ -67,12 +80,12 @@ pub async fn publish(
             ..Default::default()
         },
         event_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
-        action: Some("Allocate".into()),
+        action: Some(action.into()),
         reason: Some(ev.reason.into()),
         note: Some(ev.note.clone()),
         type_: Some(if ev.warning { "Warning" } else { "Normal" }.into()),
         regarding: Some(regarding.clone()),
-        reporting_controller: Some(REPORTER.into()),
+        reporting_controller: Some(reporter.into()),
         reporting_instance: Some(instance.into()),
         ..Default::default()
     };

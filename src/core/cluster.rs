@@ -237,18 +237,23 @@ pub fn endpoints(slices: &[EndpointSlice]) -> BTreeMap<ServiceKey, Vec<Endpoint>
         let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
         let entry = out.entry(ServiceKey::new(namespace, service)).or_default();
         for ep in &slice.endpoints {
-            let conditions = ep.conditions.as_ref();
-            let ready = conditions.and_then(|c| c.ready).unwrap_or(true);
-            let serving = conditions.and_then(|c| c.serving).unwrap_or(false);
             entry.insert(Endpoint {
                 node: ep.node_name.clone(),
-                serving: !ep.addresses.is_empty() && (ready || serving),
+                serving: serves(ep),
             });
         }
     }
     out.into_iter()
         .map(|(k, v)| (k, v.into_iter().collect()))
         .collect()
+}
+
+/// The serving rule for one endpoint (see [`endpoints`]).
+pub fn serves(ep: &k8s_openapi::api::discovery::v1::Endpoint) -> bool {
+    let conditions = ep.conditions.as_ref();
+    let ready = conditions.and_then(|c| c.ready).unwrap_or(true);
+    let serving = conditions.and_then(|c| c.serving).unwrap_or(false);
+    !ep.addresses.is_empty() && (ready || serving)
 }
 
 /// Nodes by name.

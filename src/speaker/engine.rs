@@ -12,9 +12,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tracing::{debug, info, info_span, warn, Instrument};
 
+use super::events::{self, AnnouncementEvent};
 use super::metrics::Metrics;
 use super::state::FrrState;
 use super::status::{self, ApplyInfo, StatusObjects};
+use crate::api::status::ServiceAnnouncement;
 use crate::core::intent::NodeIntent;
 use crate::core::model::{Assignment, ServiceKey};
 use crate::core::validate::{Snapshot, ValidationError};
@@ -43,6 +45,15 @@ pub trait StatusSink: Send {
         &mut self,
         objects: &StatusObjects,
     ) -> impl Future<Output = Result<usize, String>> + Send;
+
+    /// Tell about Services this node started or stopped announcing (after the apply that
+    /// did it). Best effort: a lost event is logged, never retried.
+    fn events(&mut self, events: &[AnnouncementEvent]) -> impl Future<Output = ()> + Send {
+        for e in events {
+            info!(service = %format!("{}/{}", e.namespace, e.name), reason = e.event.reason, note = %e.event.note, "service event");
+        }
+        async {}
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -88,6 +99,8 @@ struct Desired {
     hash: String,
     intent: NodeIntent,
     errors: Vec<ValidationError>,
+    /// Built once per intent (thousands on a big cluster), shared with every publish.
+    announcements: Arc<Vec<ServiceAnnouncement>>,
 }
 
 /// Runs until `shutdown` turns true. `snapshots` holds `None` until the source has synced:
@@ -105,6 +118,9 @@ pub async fn run<F: Frr, S: StatusSink>(
         let mut previous: BTreeMap<ServiceKey, Assignment> = BTreeMap::new();
         let mut desired: Option<Desired> = None;
         let mut applied_hash: Option<String> = None;
+        // The announcements of the config FRR runs; None until the first apply (a restart
+        // is a baseline, not a burst of events).
+        let mut applied_announcements: Option<Arc<Vec<ServiceAnnouncement>>> = None;
         let mut last_apply: Option<ApplyInfo> = None;
         let mut generation = 0u64;
         let mut frr_state: Option<FrrState> = None;
@@ -139,7 +155,7 @@ pub async fn run<F: Frr, S: StatusSink>(
                     let Some(snapshot) = snapshots.borrow_and_update().clone() else { continue };
                     metrics.reconciles.inc();
                     let t = Instant::now();
-                    match compute(&cfg, &snapshot, &mut previous) {
+                    match compute(&cfg, &snapshot, &mut previous, desired.as_ref()) {
                         Ok(d) => {
                             debug!(us = t.elapsed().as_micros() as u64, hash = %&d.hash[..12], "computed");
                             desired = Some(d);
@@ -192,6 +208,15 @@ pub async fn run<F: Frr, S: StatusSink>(
                 let since_change_ms = change_seen.take().map(|t| t.elapsed().as_millis() as u64);
                 info!(hash = %&d.hash[..12], commands = result.commands_sent, ms = elapsed.as_millis() as u64, since_change_ms, "applied");
                 applied_hash = Some(d.hash.clone());
+                if let Some(before) = applied_announcements.replace(d.announcements.clone()) {
+                    if !Arc::ptr_eq(&before, &d.announcements) {
+                        let evs = events::diff(&cfg.node, &before, &d.announcements);
+                        if evs.len() > events::MAX_PER_APPLY {
+                            info!(changed = evs.len(), sent = events::MAX_PER_APPLY, "more Services changed than Events are sent per apply");
+                        }
+                        sink.events(&evs[..evs.len().min(events::MAX_PER_APPLY)]).await;
+                    }
+                }
                 backoff = cfg.min_backoff;
                 metrics.set_ready(true);
             } else {
@@ -219,17 +244,24 @@ fn compute(
     cfg: &EngineConfig,
     snapshot: &Snapshot,
     previous: &mut BTreeMap<ServiceKey, Assignment>,
+    before: Option<&Desired>,
 ) -> Result<Desired, crate::frr::render::RenderError> {
     let computed = pipeline::compute(snapshot, &cfg.pipeline, cfg.addresses, previous);
     *previous = computed.allocation.assigned.clone();
     let intent = computed.node_intent(&cfg.node);
     let config = crate::frr::render::render(&intent)?;
     let hash = config_hash(&config);
+    let announcements = match before {
+        // Most changes touch no Service this node speaks for: keep the shared list.
+        Some(b) if b.intent == intent => b.announcements.clone(),
+        _ => Arc::new(status::announcements(&cfg.namespace, &intent)),
+    };
     Ok(Desired {
         config,
         hash,
         intent,
         errors: computed.errors,
+        announcements,
     })
 }
 
@@ -247,7 +279,14 @@ async fn publish<S: StatusSink>(
     let (Some(d), Some(_)) = (desired, apply) else {
         return;
     };
-    let objects = status::build(&cfg.namespace, &d.intent, frr, apply, &d.errors);
+    let objects = status::build_with(
+        &cfg.namespace,
+        &d.intent,
+        d.announcements.clone(),
+        frr,
+        apply,
+        &d.errors,
+    );
     if published.as_ref() == Some(&objects) {
         return;
     }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use futures::{future, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -19,17 +20,32 @@ use super::source::SnapshotTx;
 use crate::api;
 use crate::core::validate::Snapshot;
 
+/// MetalLB's kinds are watched untyped and typed per object when a snapshot is built: a
+/// spec-less object (valid per the CRD) or one that does not fit ferrule's types then costs
+/// only itself, where a typed watcher would fail the whole list.
 #[derive(Clone)]
 struct Stores {
-    pools: Store<api::IPAddressPool>,
-    peers: Store<api::BGPPeer>,
-    advertisements: Store<api::BGPAdvertisement>,
-    bfd_profiles: Store<api::BFDProfile>,
-    communities: Store<api::Community>,
+    pools: Store<DynamicObject>,
+    peers: Store<DynamicObject>,
+    advertisements: Store<DynamicObject>,
+    bfd_profiles: Store<DynamicObject>,
+    communities: Store<DynamicObject>,
     secrets: Store<Secret>,
     services: Store<Service>,
     endpoint_slices: Store<EndpointSlice>,
     nodes: Store<Node>,
+}
+
+fn metallb<K: Resource<DynamicType = ()>>(client: &Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), ns, &ApiResource::erase::<K>(&()))
+}
+
+fn dynamic_store<K: Resource<DynamicType = ()>>() -> (
+    Store<DynamicObject>,
+    reflector::store::Writer<DynamicObject>,
+) {
+    let writer = reflector::store::Writer::new(ApiResource::erase::<K>(&()));
+    (writer.as_reader(), writer)
 }
 
 fn strip<K: Resource>(obj: &mut K) {
@@ -45,8 +61,11 @@ pub async fn run(client: Client, namespace: String, node: String, tx: SnapshotTx
     let ns = namespace.as_str();
 
     macro_rules! reflect {
-        ($api:expr, $cfg:expr, $modify:expr) => {{
-            let (reader, writer) = reflector::store();
+        ($api:expr, $cfg:expr, $modify:expr) => {
+            reflect!($api, $cfg, $modify, reflector::store())
+        };
+        ($api:expr, $cfg:expr, $modify:expr, $store:expr) => {{
+            let (reader, writer) = $store;
             let ev_tx = ev_tx.clone();
             let stream = watcher($api, $cfg)
                 .default_backoff()
@@ -70,31 +89,37 @@ pub async fn run(client: Client, namespace: String, node: String, tx: SnapshotTx
     }
 
     let cfg = watcher::Config::default();
+    let own_node = node.clone();
     let stores = Stores {
         pools: reflect!(
-            Api::<api::IPAddressPool>::namespaced(client.clone(), ns),
+            metallb::<api::IPAddressPool>(&client, ns),
             cfg.clone(),
-            strip
+            strip,
+            dynamic_store::<api::IPAddressPool>()
         ),
         peers: reflect!(
-            Api::<api::BGPPeer>::namespaced(client.clone(), ns),
+            metallb::<api::BGPPeer>(&client, ns),
             cfg.clone(),
-            strip
+            strip,
+            dynamic_store::<api::BGPPeer>()
         ),
         advertisements: reflect!(
-            Api::<api::BGPAdvertisement>::namespaced(client.clone(), ns),
+            metallb::<api::BGPAdvertisement>(&client, ns),
             cfg.clone(),
-            strip
+            strip,
+            dynamic_store::<api::BGPAdvertisement>()
         ),
         bfd_profiles: reflect!(
-            Api::<api::BFDProfile>::namespaced(client.clone(), ns),
+            metallb::<api::BFDProfile>(&client, ns),
             cfg.clone(),
-            strip
+            strip,
+            dynamic_store::<api::BFDProfile>()
         ),
         communities: reflect!(
-            Api::<api::Community>::namespaced(client.clone(), ns),
+            metallb::<api::Community>(&client, ns),
             cfg.clone(),
-            strip
+            strip,
+            dynamic_store::<api::Community>()
         ),
         secrets: reflect!(
             Api::<Secret>::namespaced(client.clone(), ns),
@@ -104,17 +129,17 @@ pub async fn run(client: Client, namespace: String, node: String, tx: SnapshotTx
         services: reflect!(
             Api::<Service>::all(client.clone()),
             cfg.clone(),
-            strip_service
+            crate::trim::service
         ),
         endpoint_slices: reflect!(
             Api::<EndpointSlice>::all(client.clone()),
             cfg.clone(),
-            strip_slice
+            move |s: &mut EndpointSlice| crate::trim::endpoint_slice(s, &own_node)
         ),
         nodes: reflect!(
             Api::<Node>::all(client.clone()),
             watcher::Config::default().fields(&format!("metadata.name={node}")),
-            strip_node
+            crate::trim::node
         ),
     };
     drop(ev_tx);
@@ -124,8 +149,9 @@ pub async fn run(client: Client, namespace: String, node: String, tx: SnapshotTx
     if !ready(&stores).await {
         return;
     }
+    let mut unreadable = Unreadable::default();
     loop {
-        let snapshot = build(&stores, &namespace);
+        let snapshot = build(&stores, &namespace, &mut unreadable);
         debug!(services = snapshot.services.len(), "snapshot rebuilt");
         tx.send_replace(Some(Arc::new(snapshot)));
         if ev_rx.recv().await.is_none() {
@@ -159,60 +185,51 @@ where
     store.state().iter().map(|o| (**o).clone()).collect()
 }
 
-fn build(s: &Stores, namespace: &str) -> Snapshot {
+/// Objects that did not fit their type, by kind/name@resourceVersion: each is reported once.
+#[derive(Default)]
+struct Unreadable(std::collections::BTreeSet<String>);
+
+fn typed<K: DeserializeOwned + Resource<DynamicType = ()>>(
+    store: &Store<DynamicObject>,
+    unreadable: &mut Unreadable,
+) -> Vec<K> {
+    let mut out = Vec::new();
+    for obj in store.state() {
+        let value = match serde_json::to_value(&*obj) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        match api::from_api_object::<K>(value) {
+            Ok(k) => out.push(k),
+            Err(e) => {
+                let key = format!(
+                    "{} {}/{}@{}",
+                    K::kind(&()),
+                    obj.namespace().unwrap_or_default(),
+                    obj.name_any(),
+                    obj.resource_version().unwrap_or_default()
+                );
+                if unreadable.0.insert(key.clone()) {
+                    warn!(object = %key, error = %e, "left out: does not fit the metallb.io schema");
+                }
+            }
+        }
+    }
+    out
+}
+
+fn build(s: &Stores, namespace: &str, unreadable: &mut Unreadable) -> Snapshot {
     Snapshot {
         namespace: namespace.to_string(),
-        pools: items(&s.pools),
-        peers: items(&s.peers),
-        advertisements: items(&s.advertisements),
-        bfd_profiles: items(&s.bfd_profiles),
-        communities: items(&s.communities),
+        pools: typed(&s.pools, unreadable),
+        peers: typed(&s.peers, unreadable),
+        advertisements: typed(&s.advertisements, unreadable),
+        bfd_profiles: typed(&s.bfd_profiles, unreadable),
+        communities: typed(&s.communities, unreadable),
         secrets: items(&s.secrets),
         services: items(&s.services),
         endpoint_slices: items(&s.endpoint_slices),
         nodes: items(&s.nodes),
         namespaces: Vec::new(),
-    }
-}
-
-/// Services: only LoadBalancer ones matter; others are kept as bare names (a reflector
-/// cannot filter server-side by type) so memory stays proportional to what is announced.
-fn strip_service(svc: &mut Service) {
-    svc.metadata.managed_fields = None;
-    let is_lb = svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
-    if !is_lb {
-        svc.spec = None;
-        svc.status = None;
-        svc.metadata.annotations = None;
-        svc.metadata.labels = None;
-    } else if let Some(a) = svc.metadata.annotations.as_mut() {
-        a.retain(|k, _| k.starts_with("metallb.io/") || k.starts_with("metallb.universe.tf/"));
-    }
-}
-
-/// EndpointSlices: the speaker needs node names and conditions, not addresses or ports.
-fn strip_slice(slice: &mut EndpointSlice) {
-    slice.metadata.managed_fields = None;
-    slice.metadata.annotations = None;
-    slice.ports = None;
-    for ep in &mut slice.endpoints {
-        // Keep one address: "has addresses" is part of the serving rule.
-        ep.addresses.truncate(1);
-        ep.target_ref = None;
-        ep.hints = None;
-        ep.hostname = None;
-        ep.deprecated_topology = None;
-        ep.zone = None;
-    }
-}
-
-fn strip_node(node: &mut Node) {
-    node.metadata.managed_fields = None;
-    node.metadata.annotations = None;
-    if let Some(status) = node.status.as_mut() {
-        status.images = None;
-        status.volumes_attached = None;
-        status.volumes_in_use = None;
-        status.node_info = None;
     }
 }

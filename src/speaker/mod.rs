@@ -3,6 +3,7 @@
 //! through vtysh and publishes status to the API or a status directory.
 
 pub mod engine;
+pub mod events;
 pub mod frr_adapter;
 pub mod kube_source;
 pub mod metrics;
@@ -144,8 +145,9 @@ pub async fn run(args: SpeakerArgs) -> Result<(), SpeakerError> {
                 .ok_or(SpeakerError::StatusDirRequired)?;
             let dir2 = dir.clone();
             let ns = args.namespace.clone();
+            let node = args.node.clone();
             let watcher = tokio::spawn(async move {
-                if let Err(e) = source::watch_dir(dir2.clone(), ns, tx).await {
+                if let Err(e) = source::watch_dir(dir2.clone(), ns, node, tx).await {
                     tracing::error!(dir = %dir2.display(), error = %e, "cannot watch the manifest directory");
                 }
             });

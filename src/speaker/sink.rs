@@ -4,37 +4,119 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::engine::StatusSink;
+use super::events::AnnouncementEvent;
 use super::status::StatusObjects;
 use crate::api::status::{BGPSession, ServiceAnnouncement, SpeakerNode, NODE_LABEL};
 
 const FIELD_MANAGER: &str = "ferrule-speaker";
+/// `reportingController` of the speaker's Events (the instance is the node).
+pub const EVENT_REPORTER: &str = "ferrule-speaker";
 
-/// Flattens the objects into (kind dir, name) → YAML, the unit both sinks compare.
-fn documents(objects: &StatusObjects) -> BTreeMap<(String, String), String> {
-    fn add<K: Resource<DynamicType = ()> + Serialize>(
-        out: &mut BTreeMap<(String, String), String>,
-        obj: &K,
-    ) {
-        let key = (
-            K::plural(&()).to_string(),
-            obj.meta().name.clone().unwrap_or_default(),
-        );
-        out.insert(
-            key,
-            serde_yaml::to_string(obj).expect("status objects serialize"),
+/// One object to write or remove, found by comparing what was last written with what is
+/// wanted now. Typed comparison: nothing is serialized unless it is written.
+enum Change<'a> {
+    Write(Obj<'a>),
+    Delete { plural: &'static str, name: String },
+}
+
+#[derive(Clone, Copy)]
+enum Obj<'a> {
+    Session(&'a BGPSession),
+    Announcement(&'a ServiceAnnouncement),
+    Node(&'a SpeakerNode),
+}
+
+impl Obj<'_> {
+    fn plural(self) -> &'static str {
+        match self {
+            Obj::Session(_) => "bgpsessions",
+            Obj::Announcement(_) => "serviceannouncements",
+            Obj::Node(_) => "speakernodes",
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Obj::Session(o) => o.name_any(),
+            Obj::Announcement(o) => o.name_any(),
+            Obj::Node(o) => o.name_any(),
+        }
+    }
+
+    fn yaml(self) -> String {
+        match self {
+            Obj::Session(o) => serde_yaml::to_string(o),
+            Obj::Announcement(o) => serde_yaml::to_string(o),
+            Obj::Node(o) => serde_yaml::to_string(o),
+        }
+        .expect("status objects serialize")
+    }
+}
+
+/// Merge-join of two name-sorted lists.
+fn delta_of<'a, K: Resource + PartialEq>(
+    before: &[K],
+    after: &'a [K],
+    wrap: fn(&'a K) -> Obj<'a>,
+    plural: &'static str,
+    out: &mut Vec<Change<'a>>,
+) {
+    let old: BTreeMap<&str, &K> = before
+        .iter()
+        .filter_map(|o| Some((o.meta().name.as_deref()?, o)))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for o in after {
+        let name = o.meta().name.as_deref().unwrap_or_default();
+        seen.insert(name);
+        if old.get(name) != Some(&o) {
+            out.push(Change::Write(wrap(o)));
+        }
+    }
+    for name in old.keys() {
+        if !seen.contains(name) {
+            out.push(Change::Delete {
+                plural,
+                name: name.to_string(),
+            });
+        }
+    }
+}
+
+fn delta<'a>(before: &StatusObjects, after: &'a StatusObjects) -> Vec<Change<'a>> {
+    let mut out = Vec::new();
+    delta_of(
+        &before.sessions,
+        &after.sessions,
+        Obj::Session,
+        "bgpsessions",
+        &mut out,
+    );
+    // The common case on a poll: the very same announcements as last time.
+    if !std::sync::Arc::ptr_eq(&before.announcements, &after.announcements) {
+        delta_of(
+            &before.announcements,
+            &after.announcements,
+            Obj::Announcement,
+            "serviceannouncements",
+            &mut out,
         );
     }
-    let mut out = BTreeMap::new();
-    objects.sessions.iter().for_each(|o| add(&mut out, o));
-    objects.announcements.iter().for_each(|o| add(&mut out, o));
-    objects.node.iter().for_each(|o| add(&mut out, o));
+    delta_of(
+        before.node.as_slice(),
+        after.node.as_slice(),
+        Obj::Node,
+        "speakernodes",
+        &mut out,
+    );
     out
 }
 
@@ -42,42 +124,41 @@ fn documents(objects: &StatusObjects) -> BTreeMap<(String, String), String> {
 /// are gone. Files are replaced atomically (write + rename) so readers never see half.
 pub struct FileSink {
     dir: PathBuf,
-    written: BTreeMap<(String, String), String>,
+    written: StatusObjects,
 }
 
 impl FileSink {
     pub fn new(dir: &Path) -> Self {
         FileSink {
-            dir: dir.to_path_buf(),
-            written: BTreeMap::new(),
+            dir: dir.to_owned(),
+            written: StatusObjects::default(),
         }
     }
 }
 
 impl StatusSink for FileSink {
     async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, String> {
-        let docs = documents(objects);
-        let mut writes = 0;
-        for ((kind, name), yaml) in &docs {
-            if self.written.get(&(kind.clone(), name.clone())) == Some(yaml) {
-                continue;
+        let changes = delta(&self.written, objects);
+        for change in &changes {
+            match change {
+                Change::Write(o) => {
+                    let dir = self.dir.join(o.plural());
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    let name = o.name();
+                    let path = dir.join(format!("{name}.yaml"));
+                    let tmp = dir.join(format!(".{name}.yaml.tmp"));
+                    std::fs::write(&tmp, o.yaml())
+                        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+                }
+                Change::Delete { plural, name } => {
+                    let _ =
+                        std::fs::remove_file(self.dir.join(plural).join(format!("{name}.yaml")));
+                }
             }
-            let dir = self.dir.join(kind);
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let path = dir.join(format!("{name}.yaml"));
-            let tmp = dir.join(format!(".{name}.yaml.tmp"));
-            std::fs::write(&tmp, yaml).map_err(|e| format!("{}: {e}", tmp.display()))?;
-            std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-            writes += 1;
         }
-        for (kind, name) in self.written.keys() {
-            if !docs.contains_key(&(kind.clone(), name.clone())) {
-                let _ = std::fs::remove_file(self.dir.join(kind).join(format!("{name}.yaml")));
-                writes += 1;
-            }
-        }
-        self.written = docs;
-        Ok(writes)
+        self.written = objects.clone();
+        Ok(changes.len())
     }
 }
 
@@ -88,7 +169,9 @@ pub struct KubeSink {
     client: Client,
     namespace: String,
     node: String,
-    written: Option<BTreeMap<(String, String), String>>,
+    /// What the API holds for this node, as last read or written (None before the first
+    /// publish reads it: a restart then writes only what differs).
+    written: Option<StatusObjects>,
 }
 
 impl KubeSink {
@@ -113,29 +196,20 @@ impl KubeSink {
         Ok(api.list(&lp).await?.items)
     }
 
-    async fn load(&mut self) -> Result<BTreeMap<(String, String), String>, kube::Error> {
-        let mut current = StatusObjects {
-            sessions: self.existing::<BGPSession>().await?,
-            announcements: self.existing::<ServiceAnnouncement>().await?,
-            node: None,
-        };
-        // Compare like with like: what we would have written, not the server's extra metadata.
-        for o in &mut current.sessions {
-            strip(o);
+    async fn load(&mut self) -> Result<StatusObjects, kube::Error> {
+        // Compare like with like: what we would have written, not the server's metadata.
+        fn stripped<K: Resource>(mut v: Vec<K>) -> Vec<K> {
+            v.iter_mut().for_each(strip);
+            v.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+            v
         }
-        for o in &mut current.announcements {
-            strip(o);
-        }
-        let mut docs = documents(&current);
-        for n in self.existing::<SpeakerNode>().await? {
-            let mut n = n;
-            strip(&mut n);
-            docs.insert(
-                ("speakernodes".into(), n.name_any()),
-                serde_yaml::to_string(&n).expect("serializes"),
-            );
-        }
-        Ok(docs)
+        Ok(StatusObjects {
+            sessions: stripped(self.existing::<BGPSession>().await?),
+            announcements: std::sync::Arc::new(stripped(
+                self.existing::<ServiceAnnouncement>().await?,
+            )),
+            node: stripped(self.existing::<SpeakerNode>().await?).pop(),
+        })
     }
 
     async fn apply<K>(&self, obj: &K) -> Result<(), kube::Error>
@@ -192,50 +266,64 @@ fn strip<K: Resource>(obj: &mut K) {
 }
 
 impl StatusSink for KubeSink {
+    async fn events(&mut self, events: &[AnnouncementEvent]) {
+        for e in events {
+            let regarding = ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Service".into()),
+                namespace: Some(e.namespace.clone()),
+                name: Some(e.name.clone()),
+                ..Default::default()
+            };
+            let action = if e.event.reason == super::events::ANNOUNCED {
+                "Announce"
+            } else {
+                "Withdraw"
+            };
+            if let Err(err) = crate::controller::events::create(
+                &self.client,
+                &regarding,
+                EVENT_REPORTER,
+                &self.node,
+                action,
+                &e.event,
+            )
+            .await
+            {
+                warn!(service = %format!("{}/{}", e.namespace, e.name), error = %err, "cannot record event");
+            }
+        }
+    }
+
     async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, String> {
         if self.written.is_none() {
             self.written = Some(self.load().await.map_err(|e| e.to_string())?);
         }
-        let docs = documents(objects);
         let before = self.written.clone().unwrap_or_default();
-        let mut writes = 0;
-        for o in &objects.sessions {
-            let key = ("bgpsessions".to_string(), o.name_any());
-            if before.get(&key) != docs.get(&key) {
-                self.apply(o)
+        let changes = delta(&before, objects);
+        for change in &changes {
+            match change {
+                Change::Write(Obj::Session(o)) => self
+                    .apply(*o)
                     .await
-                    .map_err(|e| format!("BGPSession {}: {e}", o.name_any()))?;
-                writes += 1;
+                    .map_err(|e| format!("BGPSession {}: {e}", o.name_any()))?,
+                Change::Write(Obj::Announcement(o)) => self
+                    .apply(*o)
+                    .await
+                    .map_err(|e| format!("ServiceAnnouncement {}: {e}", o.name_any()))?,
+                Change::Write(Obj::Node(o)) => self
+                    .apply(*o)
+                    .await
+                    .map_err(|e| format!("SpeakerNode {}: {e}", o.name_any()))?,
+                Change::Delete { plural, name } => {
+                    debug!(kind = plural, name, "deleting stale status object");
+                    self.delete(plural, name)
+                        .await
+                        .map_err(|e| format!("{plural} {name}: {e}"))?;
+                }
             }
         }
-        for o in &objects.announcements {
-            let key = ("serviceannouncements".to_string(), o.name_any());
-            if before.get(&key) != docs.get(&key) {
-                self.apply(o)
-                    .await
-                    .map_err(|e| format!("ServiceAnnouncement {}: {e}", o.name_any()))?;
-                writes += 1;
-            }
-        }
-        if let Some(o) = &objects.node {
-            let key = ("speakernodes".to_string(), o.name_any());
-            if before.get(&key) != docs.get(&key) {
-                self.apply(o)
-                    .await
-                    .map_err(|e| format!("SpeakerNode {}: {e}", o.name_any()))?;
-                writes += 1;
-            }
-        }
-        for (kind, name) in before.keys() {
-            if !docs.contains_key(&(kind.clone(), name.clone())) {
-                debug!(kind, name, "deleting stale status object");
-                self.delete(kind, name)
-                    .await
-                    .map_err(|e| format!("{kind} {name}: {e}"))?;
-                writes += 1;
-            }
-        }
-        self.written = Some(docs);
-        Ok(writes)
+        self.written = Some(objects.clone());
+        Ok(changes.len())
     }
 }

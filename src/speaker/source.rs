@@ -16,32 +16,36 @@ use crate::manifests;
 pub type SnapshotTx = watch::Sender<Option<Arc<Snapshot>>>;
 pub type SnapshotRx = watch::Receiver<Option<Arc<Snapshot>>>;
 
-/// Watches `dir` (inotify) and publishes a fresh snapshot whenever a file in it changes.
+/// Watches `dir` (inotify) and publishes a fresh snapshot for `node`'s speaker whenever a
+/// file in it changes.
 /// A document that fails to parse is reported and left out; the rest still applies.
 pub async fn watch_dir(
     dir: PathBuf,
     namespace: String,
+    node: String,
     tx: SnapshotTx,
 ) -> Result<(), notify::Error> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok() {
+        // Opening and reading a file is an event too (inotify IN_OPEN / IN_CLOSE_NOWRITE):
+        // reacting to those would make every reload trigger the next one.
+        if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
             let _ = ev_tx.send(());
         }
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-    load_and_send(&dir, &namespace, &tx);
+    load_and_send(&dir, &namespace, &node, &tx);
     while ev_rx.recv().await.is_some() {
         // An editor or `cp` makes several events per change; take them all, then reload once.
         tokio::time::sleep(Duration::from_millis(2)).await;
         while ev_rx.try_recv().is_ok() {}
-        load_and_send(&dir, &namespace, &tx);
+        load_and_send(&dir, &namespace, &node, &tx);
     }
     Ok(())
 }
 
-fn load_and_send(dir: &Path, namespace: &str, tx: &SnapshotTx) {
-    match manifests::load_dir(dir, namespace) {
+fn load_and_send(dir: &Path, namespace: &str, node: &str, tx: &SnapshotTx) {
+    match manifests::load_dir_trimmed(dir, namespace, node) {
         Ok(loaded) => {
             for e in &loaded.errors {
                 warn!(error = %e, "manifest document skipped");

@@ -2,6 +2,7 @@
 //! state and the last apply. Sinks (Kubernetes or files) write only what changed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use kube::api::ObjectMeta;
 use sha2::{Digest, Sha256};
@@ -16,12 +17,24 @@ use crate::core::intent::NodeIntent;
 use crate::core::model::ServiceKey;
 use crate::core::validate::ValidationError;
 
-/// Everything one node publishes. Sorted by object name.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Everything one node publishes, each list sorted by object name. The announcements (one
+/// per Service, thousands on a big cluster) change only when the node's intent does; they
+/// are built once per intent and shared, so a status poll neither rebuilds nor compares
+/// them unless they changed.
+#[derive(Clone, Debug, Default)]
 pub struct StatusObjects {
     pub sessions: Vec<BGPSession>,
-    pub announcements: Vec<ServiceAnnouncement>,
+    pub announcements: Arc<Vec<ServiceAnnouncement>>,
     pub node: Option<SpeakerNode>,
+}
+
+impl PartialEq for StatusObjects {
+    fn eq(&self, other: &Self) -> bool {
+        self.sessions == other.sessions
+            && self.node == other.node
+            && (Arc::ptr_eq(&self.announcements, &other.announcements)
+                || self.announcements == other.announcements)
+    }
 }
 
 /// The outcome of the last apply, as the node status shows it.
@@ -129,6 +142,19 @@ pub fn build(
     apply: Option<&ApplyInfo>,
     node_errors: &[ValidationError],
 ) -> StatusObjects {
+    let announcements = Arc::new(announcements(namespace, intent));
+    build_with(namespace, intent, announcements, frr, apply, node_errors)
+}
+
+/// [`build`] with the announcements already built (by [`announcements`]) for this intent.
+pub fn build_with(
+    namespace: &str,
+    intent: &NodeIntent,
+    announcements: Arc<Vec<ServiceAnnouncement>>,
+    frr: Option<&FrrState>,
+    apply: Option<&ApplyInfo>,
+    node_errors: &[ValidationError],
+) -> StatusObjects {
     let node = intent.node.as_str();
     let mut sessions = Vec::new();
     for router in &intent.routers {
@@ -180,6 +206,33 @@ pub fn build(
     }
     sessions.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
 
+    let node_obj = apply.map(|a| {
+        let name = object_name(&[node]);
+        let mut obj = SpeakerNode::new(&name, SpeakerNodeSpec { node: node.into() });
+        obj.metadata = meta(name, namespace, &[(NODE_LABEL, node)]);
+        obj.status = Some(SpeakerNodeStatus {
+            config_hash: a.config_hash.chars().take(12).collect(),
+            generation: a.generation,
+            apply_result: if a.ok { "Success" } else { "Failed" }.into(),
+            apply_message: a.message.clone(),
+            apply_duration: format!("{}ms", a.duration_ms),
+            commands_sent: a.commands_sent,
+            frr_version: frr.map(|f| f.version.clone()).unwrap_or_default(),
+            validation_error_count: node_errors.len() as u64,
+            validation_errors: node_errors.iter().map(|e| e.to_string()).collect(),
+        });
+        obj
+    });
+    StatusObjects {
+        sessions,
+        announcements,
+        node: node_obj,
+    }
+}
+
+/// One ServiceAnnouncement per Service the node announces or withholds, sorted by name.
+pub fn announcements(namespace: &str, intent: &NodeIntent) -> Vec<ServiceAnnouncement> {
+    let node = intent.node.as_str();
     let mut announcements = Vec::new();
     for (svc, ann) in announcements_by_service(intent) {
         let name = object_name(&[&svc.namespace, &svc.name, node]);
@@ -218,29 +271,7 @@ pub fn build(
         announcements.push(obj);
     }
     announcements.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-
-    let node_obj = apply.map(|a| {
-        let name = object_name(&[node]);
-        let mut obj = SpeakerNode::new(&name, SpeakerNodeSpec { node: node.into() });
-        obj.metadata = meta(name, namespace, &[(NODE_LABEL, node)]);
-        obj.status = Some(SpeakerNodeStatus {
-            config_hash: a.config_hash.chars().take(12).collect(),
-            generation: a.generation,
-            apply_result: if a.ok { "Success" } else { "Failed" }.into(),
-            apply_message: a.message.clone(),
-            apply_duration: format!("{}ms", a.duration_ms),
-            commands_sent: a.commands_sent,
-            frr_version: frr.map(|f| f.version.clone()).unwrap_or_default(),
-            validation_error_count: node_errors.len() as u64,
-            validation_errors: node_errors.iter().map(|e| e.to_string()).collect(),
-        });
-        obj
-    });
-    StatusObjects {
-        sessions,
-        announcements,
-        node: node_obj,
-    }
+    announcements
 }
 
 #[derive(Default)]

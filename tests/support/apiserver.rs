@@ -287,6 +287,28 @@ impl ApiServer {
             .expect("seeded object is new");
     }
 
+    /// Store raw JSON as an object of type `K` (what a typed client could not create:
+    /// objects the CRD allows but the Rust type does not, e.g. without `spec`).
+    pub fn seed_raw<K>(&self, value: serde_json::Value)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let ns = value["metadata"]["namespace"].as_str().map(str::to_string);
+        let name = value["metadata"]["name"]
+            .as_str()
+            .expect("seeded objects have names")
+            .to_string();
+        let path = K::url_path(&(), ns.as_deref());
+        let target = parse_path(&path).expect("resource path parses");
+        let key = ObjKey {
+            namespace: ns.unwrap_or_default(),
+            name,
+        };
+        self.state()
+            .insert_new(&target.res, key, value)
+            .expect("seeded object is new");
+    }
+
     /// Read an object without a request (test assertions).
     pub fn object<K>(&self, namespace: Option<&str>, name: &str) -> Option<K>
     where
