@@ -367,6 +367,7 @@ fn add_value(
                 |o: api::v1beta1::BGPPeer| api::BGPPeer {
                     metadata: o.metadata,
                     spec: o.spec.into(),
+                    status: o.status,
                 },
             )
         }

@@ -929,8 +929,38 @@ async fn partitioned_leader_steps_down() {
 
 #[tokio::test]
 async fn rbac_grants_exactly_what_the_controller_calls() {
+    use ferrule::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community};
     let server = ApiServer::new();
     create(&server, NS, &seed_pool()).await;
+    // One object of every metallb.io kind, so each gets its condition written.
+    create(
+        &server,
+        NS,
+        &metallb::<BFDProfile>("BFDProfile", "fast", json!({})),
+    )
+    .await;
+    create(
+        &server,
+        NS,
+        &metallb::<BGPPeer>(
+            "BGPPeer",
+            "tor1",
+            json!({ "myASN": 65100, "peerASN": 65000, "peerAddress": "192.0.2.1" }),
+        ),
+    )
+    .await;
+    create(
+        &server,
+        NS,
+        &metallb::<BGPAdvertisement>("BGPAdvertisement", "all", json!({})),
+    )
+    .await;
+    create(
+        &server,
+        NS,
+        &metallb::<Community>("Community", "names", json!({})),
+    )
+    .await;
     let task = start(&server, "rbac");
     create(&server, "default", &lb("web", &[], 443)).await;
     wait_assigned(&server, &["web"]).await;
@@ -941,6 +971,11 @@ async fn rbac_grants_exactly_what_the_controller_calls() {
         async move { s.filter(|s| s.assigned_ipv4 == 1).map(|_| ()) }
     })
     .await;
+    wait_valid::<BFDProfile>(&server, "fast", "True").await;
+    wait_valid::<BGPPeer>(&server, "tor1", "True").await;
+    wait_valid::<BGPAdvertisement>(&server, "all", "True").await;
+    wait_valid::<Community>(&server, "names", "True").await;
+    wait_valid::<IPAddressPool>(&server, "prod-pool", "True").await;
     // A renewal (update of the existing Lease) happens within one renew interval.
     eventually("lease renewed", WAIT, || {
         let renewed = server.requests().iter().any(|r| {
@@ -962,4 +997,124 @@ async fn rbac_grants_exactly_what_the_controller_calls() {
         unused.is_empty(),
         "ferrule-controller grants nothing calls: {unused:?}"
     );
+}
+
+fn metallb<K: serde::de::DeserializeOwned>(kind: &str, name: &str, spec: serde_json::Value) -> K {
+    let version = if kind == "BGPPeer" {
+        "v1beta2"
+    } else {
+        "v1beta1"
+    };
+    serde_json::from_value(json!({
+        "apiVersion": format!("metallb.io/{version}"),
+        "kind": kind,
+        "metadata": { "name": name, "namespace": NS },
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+/// The `Valid` condition of a stored metallb.io object: (status, message).
+fn valid_condition<K>(server: &ApiServer, name: &str) -> Option<(String, String)>
+where
+    K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + serde::Serialize,
+{
+    let v = server.object_raw::<K>(Some(NS), name)?;
+    v["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Valid")
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or("").to_string(),
+                c["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+}
+
+async fn wait_valid<K>(server: &ApiServer, name: &str, want: &str) -> String
+where
+    K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + serde::Serialize,
+{
+    eventually(&format!("{name} Valid={want}"), WAIT, || {
+        let c = valid_condition::<K>(server, name);
+        async move { c.filter(|(s, _)| s == want).map(|(_, m)| m) }
+    })
+    .await
+}
+
+/// Every MetalLB object carries a `Valid` condition; an invalid one says which field is
+/// wrong, a fix turns it True, and objects whose verdict did not change are not rewritten.
+#[tokio::test]
+async fn validation_conditions_on_metallb_objects() {
+    use ferrule::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community};
+    let server = ApiServer::new();
+    create(&server, NS, &seed_pool()).await;
+    create(
+        &server,
+        NS,
+        &metallb::<BFDProfile>("BFDProfile", "fast", json!({ "receiveInterval": 100 })),
+    )
+    .await;
+    // Its Secret is not readable by the controller (and does not even exist): not judged here.
+    create(&server, NS, &metallb::<BGPPeer>("BGPPeer", "tor1", json!({ "myASN": 65100, "peerASN": 65000, "peerAddress": "192.0.2.1", "bfdProfile": "fast", "passwordSecret": { "name": "tor1-pw" } }))).await;
+    create(&server, NS, &metallb::<BGPPeer>("BGPPeer", "tor2", json!({ "myASN": 65100, "peerASN": 65000, "peerAddress": "192.0.2.2", "bfdProfile": "missing" }))).await;
+    create(
+        &server,
+        NS,
+        &metallb::<Community>(
+            "Community",
+            "names",
+            json!({ "communities": [{ "name": "vip", "value": "65000:100" }] }),
+        ),
+    )
+    .await;
+    // As MetalLB's docs create it: no spec at all.
+    server.seed_raw::<BGPAdvertisement>(json!({
+        "apiVersion": "metallb.io/v1beta1",
+        "kind": "BGPAdvertisement",
+        "metadata": { "name": "all", "namespace": NS },
+    }));
+    let task = start(&server, "validator");
+
+    let why = wait_valid::<BGPPeer>(&server, "tor2", "False").await;
+    assert!(why.contains("spec.bfdProfile"), "{why}");
+    assert!(why.contains("missing"), "{why}");
+    wait_valid::<BGPPeer>(&server, "tor1", "True").await;
+    wait_valid::<BFDProfile>(&server, "fast", "True").await;
+    wait_valid::<Community>(&server, "names", "True").await;
+    wait_valid::<BGPAdvertisement>(&server, "all", "True").await;
+    wait_valid::<IPAddressPool>(&server, "prod-pool", "True").await;
+    // The pool's counts and its condition live side by side.
+    eventually("pool counts written", WAIT, || {
+        let s = server
+            .object::<IPAddressPool>(Some(NS), "prod-pool")
+            .and_then(|p| p.status);
+        async move { s.filter(|s| !s.conditions.is_empty()).map(|_| ()) }
+    })
+    .await;
+
+    // The fix: tor2 names a profile that exists.
+    let mark = server.requests().len();
+    Api::<BGPPeer>::namespaced(server.client(), NS)
+        .patch(
+            "tor2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "bfdProfile": "fast" } })),
+        )
+        .await
+        .unwrap();
+    wait_valid::<BGPPeer>(&server, "tor2", "True").await;
+    let status_writes: Vec<(String, Option<String>)> = server.requests()[mark..]
+        .iter()
+        .filter(|r| r.client.as_deref() == Some("validator") && r.verb.is_write())
+        .filter(|r| r.resource.contains("metallb.io"))
+        .map(|r| (r.resource.clone(), r.name.clone()))
+        .collect();
+    assert_eq!(
+        status_writes.len(),
+        1,
+        "only tor2's condition is rewritten: {status_writes:?}"
+    );
+    task.abort();
 }

@@ -1,3 +1,4 @@
+use super::MetallbStatus;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,9 @@ use serde::{Deserialize, Serialize};
     version = "v1beta1",
     kind = "Community",
     derive = "PartialEq",
-    namespaced
+    namespaced,
+    status = "MetallbStatus",
+    printcolumn = r#"{"name":"Valid","type":"string","jsonPath":".status.conditions[?(@.type==\"Valid\")].status"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CommunitySpec {

@@ -8,6 +8,7 @@ mod community;
 mod peer;
 mod pool;
 pub mod status;
+pub mod untyped;
 
 pub use advertisement::{BGPAdvertisement, BGPAdvertisementSpec};
 pub use bfd::{BFDProfile, BFDProfileSpec};
@@ -18,6 +19,17 @@ pub use pool::{IPAddressPool, IPAddressPoolSpec, IPAddressPoolStatus, ServiceAll
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::crd::merge_crds;
 use kube::CustomResourceExt;
+
+/// What ferrule writes in the status of MetalLB's objects: a `Valid` condition saying
+/// whether the object is used, and if not, which field is wrong (only the leading
+/// controller writes it).
+#[derive(
+    serde::Serialize, serde::Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq,
+)]
+pub struct MetallbStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+}
 
 /// The API group, as MetalLB defines it.
 pub const GROUP: &str = "metallb.io";

@@ -4,6 +4,7 @@
 pub use v1beta2::{BGPPeer, BGPPeerSpec, DynamicAsn, SecretRef};
 
 pub mod v1beta1 {
+    use crate::api::MetallbStatus;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use kube::{CustomResource, KubeSchema};
     use serde::{Deserialize, Serialize};
@@ -18,6 +19,8 @@ pub mod v1beta1 {
         kind = "BGPPeer",
         derive = "PartialEq",
         namespaced,
+        status = "MetallbStatus",
+        printcolumn = r#"{"name":"Valid","type":"string","jsonPath":".status.conditions[?(@.type==\"Valid\")].status"}"#,
         printcolumn = r#"{"name":"Address","type":"string","jsonPath":".spec.peerAddress"}"#,
         printcolumn = r#"{"name":"ASN","type":"integer","jsonPath":".spec.peerASN"}"#,
         printcolumn = r#"{"name":"BFD Profile","type":"string","jsonPath":".spec.bfdProfile"}"#,
@@ -84,6 +87,7 @@ pub mod v1beta1 {
 }
 
 pub mod v1beta2 {
+    use crate::api::MetallbStatus;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use kube::{CustomResource, KubeSchema};
     use schemars::JsonSchema;
@@ -99,6 +103,8 @@ pub mod v1beta2 {
         kind = "BGPPeer",
         derive = "PartialEq",
         namespaced,
+        status = "MetallbStatus",
+        printcolumn = r#"{"name":"Valid","type":"string","jsonPath":".status.conditions[?(@.type==\"Valid\")].status"}"#,
         printcolumn = r#"{"name":"Address","type":"string","jsonPath":".spec.peerAddress"}"#,
         printcolumn = r#"{"name":"ASN","type":"integer","jsonPath":".spec.peerASN"}"#,
         printcolumn = r#"{"name":"BFD Profile","type":"string","jsonPath":".spec.bfdProfile"}"#,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
     derive = "PartialEq",
     namespaced,
     status = "IPAddressPoolStatus",
+    printcolumn = r#"{"name":"Valid","type":"string","jsonPath":".status.conditions[?(@.type==\"Valid\")].status"}"#,
     shortname = "ippool",
     printcolumn = r#"{"name":"Auto Assign","type":"boolean","jsonPath":".spec.autoAssign"}"#,
     printcolumn = r#"{"name":"Avoid Buggy IPs","type":"boolean","jsonPath":".spec.avoidBuggyIPs"}"#,
@@ -70,4 +71,7 @@ pub struct IPAddressPoolStatus {
     pub available_ipv4: u64,
     #[serde(default, rename = "availableIPv6")]
     pub available_ipv6: u64,
+    /// `Valid`: whether ferrule accepts the pool (written by the leading controller).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
 }

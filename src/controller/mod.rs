@@ -7,6 +7,7 @@
 //! addresses come back in as `current_ips`, so restarts and leader changes keep them.
 //! Only the holder of the Lease writes.
 
+pub mod conditions;
 pub mod events;
 pub mod leader;
 
@@ -388,15 +389,23 @@ pub async fn reconcile_once(
         let Some(u) = usage.get(&pool.name_any()) else {
             continue;
         };
-        let want = IPAddressPoolStatus {
+        // The counts are this loop's; conditions belong to the validation writer and are
+        // neither compared nor sent here.
+        let mut want = IPAddressPoolStatus {
             assigned_ipv4: u.assigned_v4,
             assigned_ipv6: u.assigned_v6,
             available_ipv4: u.available_v4,
             available_ipv6: u.available_v6,
+            conditions: Vec::new(),
         };
-        if pool.status.as_ref() == Some(&want) {
+        let current = pool.status.clone().map(|mut s| {
+            s.conditions.clear();
+            s
+        });
+        if current.as_ref() == Some(&want) {
             continue;
         }
+        want.conditions.clear();
         if !leadership.is_leader() {
             return Err(ControllerError::NotLeader);
         }
@@ -682,8 +691,16 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
         }
     };
 
+    let conditions = conditions::run(
+        client.clone(),
+        opts.namespace.clone(),
+        &leadership,
+        opts.debounce,
+    );
+
     tokio::select! {
         () = elector => Ok(()),
+        r = conditions => r,
         r = watch_pools => r,
         r = watch_services => r,
         r = watch_namespaces => r,

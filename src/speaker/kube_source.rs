@@ -8,10 +8,10 @@ use std::sync::Arc;
 use futures::{future, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{ApiResource, DynamicObject};
+use kube::api::DynamicObject;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -34,18 +34,6 @@ struct Stores {
     services: Store<Service>,
     endpoint_slices: Store<EndpointSlice>,
     nodes: Store<Node>,
-}
-
-fn metallb<K: Resource<DynamicType = ()>>(client: &Client, ns: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(client.clone(), ns, &ApiResource::erase::<K>(&()))
-}
-
-fn dynamic_store<K: Resource<DynamicType = ()>>() -> (
-    Store<DynamicObject>,
-    reflector::store::Writer<DynamicObject>,
-) {
-    let writer = reflector::store::Writer::new(ApiResource::erase::<K>(&()));
-    (writer.as_reader(), writer)
 }
 
 fn strip<K: Resource>(obj: &mut K) {
@@ -92,34 +80,34 @@ pub async fn run(client: Client, namespace: String, node: String, tx: SnapshotTx
     let own_node = node.clone();
     let stores = Stores {
         pools: reflect!(
-            metallb::<api::IPAddressPool>(&client, ns),
+            api::untyped::api::<api::IPAddressPool>(&client, ns),
             cfg.clone(),
             strip,
-            dynamic_store::<api::IPAddressPool>()
+            api::untyped::store::<api::IPAddressPool>()
         ),
         peers: reflect!(
-            metallb::<api::BGPPeer>(&client, ns),
+            api::untyped::api::<api::BGPPeer>(&client, ns),
             cfg.clone(),
             strip,
-            dynamic_store::<api::BGPPeer>()
+            api::untyped::store::<api::BGPPeer>()
         ),
         advertisements: reflect!(
-            metallb::<api::BGPAdvertisement>(&client, ns),
+            api::untyped::api::<api::BGPAdvertisement>(&client, ns),
             cfg.clone(),
             strip,
-            dynamic_store::<api::BGPAdvertisement>()
+            api::untyped::store::<api::BGPAdvertisement>()
         ),
         bfd_profiles: reflect!(
-            metallb::<api::BFDProfile>(&client, ns),
+            api::untyped::api::<api::BFDProfile>(&client, ns),
             cfg.clone(),
             strip,
-            dynamic_store::<api::BFDProfile>()
+            api::untyped::store::<api::BFDProfile>()
         ),
         communities: reflect!(
-            metallb::<api::Community>(&client, ns),
+            api::untyped::api::<api::Community>(&client, ns),
             cfg.clone(),
             strip,
-            dynamic_store::<api::Community>()
+            api::untyped::store::<api::Community>()
         ),
         secrets: reflect!(
             Api::<Secret>::namespaced(client.clone(), ns),
@@ -193,29 +181,17 @@ fn typed<K: DeserializeOwned + Resource<DynamicType = ()>>(
     store: &Store<DynamicObject>,
     unreadable: &mut Unreadable,
 ) -> Vec<K> {
-    let mut out = Vec::new();
-    for obj in store.state() {
-        let value = match serde_json::to_value(&*obj) {
-            Ok(v) => v,
-            Err(_) => continue,
-        };
-        match api::from_api_object::<K>(value) {
-            Ok(k) => out.push(k),
-            Err(e) => {
-                let key = format!(
-                    "{} {}/{}@{}",
-                    K::kind(&()),
-                    obj.namespace().unwrap_or_default(),
-                    obj.name_any(),
-                    obj.resource_version().unwrap_or_default()
-                );
-                if unreadable.0.insert(key.clone()) {
-                    warn!(object = %key, error = %e, "left out: does not fit the metallb.io schema");
-                }
-            }
+    let (ok, unfit) = api::untyped::typed(store);
+    for u in unfit {
+        let key = format!(
+            "{} {}/{}@{}",
+            u.kind, u.namespace, u.name, u.resource_version
+        );
+        if unreadable.0.insert(key.clone()) {
+            warn!(object = %key, error = %u.error, "left out: does not fit the metallb.io schema");
         }
     }
-    out
+    ok
 }
 
 fn build(s: &Stores, namespace: &str, unreadable: &mut Unreadable) -> Snapshot {

@@ -324,6 +324,23 @@ impl ApiServer {
         Some(serde_json::from_value(v.clone()).expect("stored object deserializes"))
     }
 
+    /// An object as stored, untyped (for objects the Rust type cannot read).
+    pub fn object_raw<K>(&self, namespace: Option<&str>, name: &str) -> Option<serde_json::Value>
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let path = K::url_path(&(), namespace);
+        let target = parse_path(&path).expect("resource path parses");
+        let st = self.state();
+        st.objects
+            .get(&target.res)?
+            .get(&ObjKey {
+                namespace: namespace.unwrap_or_default().to_string(),
+                name: name.to_string(),
+            })
+            .cloned()
+    }
+
     /// Every stored object of one type (all namespaces), sorted by namespace and name.
     pub fn objects<K>(&self) -> Vec<K>
     where

@@ -1,0 +1,403 @@
+//! A `Valid` condition on every MetalLB object (IPAddressPool, BGPPeer, BGPAdvertisement,
+//! BFDProfile, Community), so `kubectl get bgppeers` shows which ones ferrule ignores and
+//! `kubectl describe` says which field is wrong. Speakers validate the same objects for
+//! their own configs; only the leading controller writes these shared objects, and only
+//! when a condition changes.
+//!
+//! The controller never reads Secrets (BGP passwords are the speaker's business): a peer's
+//! `passwordSecret` is judged with a stand-in Secret, so the peer and what depends on it
+//! are validated on everything else; the speakers report the Secret itself in their
+//! SpeakerNode status.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::leader::Leadership;
+use super::{watch, ControllerError};
+use crate::api::untyped::{self, Unfit};
+use crate::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool};
+use crate::core::validate::{validate, Snapshot, ValidationError};
+
+pub const VALID: &str = "Valid";
+
+/// What one object's `Valid` condition should say (the transition time aside).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub valid: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// Object identity: (kind, namespace, name).
+pub type Key = (String, String, String);
+
+/// The verdict for every object in `objects`: valid unless validation or typing found
+/// something; several problems are joined in one message.
+pub fn verdicts(
+    objects: &[Key],
+    errors: &[ValidationError],
+    unfit: &[Unfit],
+) -> BTreeMap<Key, Verdict> {
+    let mut problems: BTreeMap<Key, Vec<String>> = BTreeMap::new();
+    for e in errors {
+        let key = (
+            e.object.kind.clone(),
+            e.object.namespace.clone(),
+            e.object.name.clone(),
+        );
+        problems
+            .entry(key)
+            .or_default()
+            .push(format!("{}: {}", e.field, e.message));
+    }
+    for u in unfit {
+        problems
+            .entry((u.kind.to_string(), u.namespace.clone(), u.name.clone()))
+            .or_default()
+            .push(format!("does not fit the metallb.io schema: {}", u.error));
+    }
+    objects
+        .iter()
+        .map(|key| {
+            let verdict = match problems.get(key) {
+                None => Verdict {
+                    valid: true,
+                    reason: "Valid",
+                    message: "accepted by ferrule".into(),
+                },
+                Some(p) => Verdict {
+                    valid: false,
+                    reason: "Invalid",
+                    message: p.join("; "),
+                },
+            };
+            (key.clone(), verdict)
+        })
+        .collect()
+}
+
+/// The condition to write, or None when the object already says so.
+fn condition_update(
+    current: Option<&Condition>,
+    v: &Verdict,
+    generation: Option<i64>,
+) -> Option<Condition> {
+    let status = if v.valid { "True" } else { "False" };
+    if let Some(c) = current {
+        if c.status == status
+            && c.reason == v.reason
+            && c.message == v.message
+            && c.observed_generation == generation
+        {
+            return None;
+        }
+    }
+    let since = match current {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Time(k8s_openapi::jiff::Timestamp::now()),
+    };
+    Some(Condition {
+        type_: VALID.into(),
+        status: status.into(),
+        reason: v.reason.into(),
+        message: v.message.clone(),
+        observed_generation: generation,
+        last_transition_time: since,
+    })
+}
+
+/// The watch tasks end with the loop that reads their stores.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<Result<(), ControllerError>>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.iter().for_each(|t| t.abort());
+    }
+}
+
+struct Kind {
+    name: &'static str,
+    store: Store<DynamicObject>,
+    api: Api<DynamicObject>,
+}
+
+/// Watches the MetalLB objects (and the Nodes their validation reads) and keeps
+/// every object's `Valid` condition current while `leadership` holds.
+pub async fn run(
+    client: Client,
+    namespace: String,
+    leadership: &Leadership,
+    debounce: Duration,
+) -> Result<(), ControllerError> {
+    let (wake, mut woken) = mpsc::channel::<()>(1);
+    let mut watches = Vec::new();
+    let mut kinds = Vec::new();
+    macro_rules! metallb {
+        ($k:ty, $name:literal) => {{
+            let (store, writer) = untyped::store::<$k>();
+            let api = untyped::api::<$k>(&client, &namespace);
+            watches.push(tokio::spawn(watch(
+                reflector::reflector(writer, watcher(api.clone(), watcher::Config::default())),
+                wake.clone(),
+                $name,
+            )));
+            kinds.push(Kind {
+                name: $name,
+                store,
+                api,
+            });
+        }};
+    }
+    metallb!(IPAddressPool, "IPAddressPool");
+    metallb!(BGPPeer, "BGPPeer");
+    metallb!(BGPAdvertisement, "BGPAdvertisement");
+    metallb!(BFDProfile, "BFDProfile");
+    metallb!(Community, "Community");
+    let (nodes, nodes_w) = reflector::store::<Node>();
+    watches.push(tokio::spawn(watch(
+        reflector::reflector(
+            nodes_w,
+            watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
+        ),
+        wake.clone(),
+        "Node",
+    )));
+    drop(wake);
+    let _watches = AbortOnDrop(watches);
+
+    for k in &kinds {
+        if k.store.wait_until_ready().await.is_err() {
+            return Err(ControllerError::WatchEnded(k.name));
+        }
+    }
+    if nodes.wait_until_ready().await.is_err() {
+        return Err(ControllerError::WatchEnded("Node"));
+    }
+    let mut leader_changes = leadership.subscribe();
+    leader_changes.mark_changed();
+    let mut retry_at: Option<Instant> = None;
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            w = woken.recv() => if w.is_none() { return Err(ControllerError::WatchEnded("metallb.io")) },
+            changed = leader_changes.changed() => if changed.is_err() { return Ok(()) },
+            _ = super::sleep_until(retry_at) => {}
+        }
+        retry_at = None;
+        tokio::time::sleep(debounce).await;
+        while woken.try_recv().is_ok() {}
+        if !leadership.is_leader() {
+            continue;
+        }
+        match converge(&kinds, &nodes, &namespace, leadership).await {
+            Ok(0) => backoff = Duration::from_millis(200),
+            Ok(n) => {
+                tracing::debug!(writes = n, "validation conditions written");
+                backoff = Duration::from_millis(200);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot write validation conditions; retrying");
+                retry_at = Some(Instant::now() + backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// A valid basic-auth Secret for every `passwordSecret` the peers name (never sent
+/// anywhere: it only lets validation look past the Secret the controller may not read).
+fn stand_in_secrets(peers: &[BGPPeer]) -> Vec<k8s_openapi::api::core::v1::Secret> {
+    peers
+        .iter()
+        .filter_map(|p| {
+            let r = p.spec.password_secret.as_ref()?;
+            let ns = r
+                .namespace
+                .clone()
+                .filter(|n| !n.is_empty())
+                .or_else(|| p.namespace())
+                .unwrap_or_default();
+            Some(k8s_openapi::api::core::v1::Secret {
+                metadata: kube::api::ObjectMeta {
+                    name: Some(r.name.clone()),
+                    namespace: Some(ns),
+                    ..Default::default()
+                },
+                type_: Some("kubernetes.io/basic-auth".into()),
+                string_data: Some([("password".to_string(), "stand-in".to_string())].into()),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+async fn converge(
+    kinds: &[Kind],
+    nodes: &Store<Node>,
+    namespace: &str,
+    leadership: &Leadership,
+) -> Result<usize, kube::Error> {
+    let store = |name: &str| &kinds.iter().find(|k| k.name == name).expect("kind").store;
+    let mut unfit = Vec::new();
+    let mut take = |u: Vec<Unfit>| unfit.extend(u);
+    let (pools, u) = untyped::typed::<IPAddressPool>(store("IPAddressPool"));
+    take(u);
+    let (peers, u) = untyped::typed::<BGPPeer>(store("BGPPeer"));
+    take(u);
+    let (advertisements, u) = untyped::typed::<BGPAdvertisement>(store("BGPAdvertisement"));
+    take(u);
+    let (bfd_profiles, u) = untyped::typed::<BFDProfile>(store("BFDProfile"));
+    take(u);
+    let (communities, u) = untyped::typed::<Community>(store("Community"));
+    take(u);
+    let snapshot = Snapshot {
+        namespace: namespace.into(),
+        pools,
+        peers,
+        advertisements,
+        bfd_profiles,
+        communities,
+        nodes: nodes.state().iter().map(|n| (**n).clone()).collect(),
+        ..Snapshot::default()
+    };
+    let mut snapshot = snapshot;
+    snapshot.secrets = stand_in_secrets(&snapshot.peers);
+    let errors = validate(&snapshot).errors;
+    let mut objects: Vec<(Key, &Kind, std::sync::Arc<DynamicObject>)> = Vec::new();
+    for k in kinds {
+        for obj in k.store.state() {
+            let key = (
+                k.name.to_string(),
+                obj.namespace().unwrap_or_default(),
+                obj.name_any(),
+            );
+            objects.push((key, k, obj));
+        }
+    }
+    let keys: Vec<Key> = objects.iter().map(|(k, _, _)| k.clone()).collect();
+    let verdicts = verdicts(&keys, &errors, &unfit);
+    let mut writes = 0;
+    for (key, kind, obj) in &objects {
+        let conditions: Vec<Condition> = obj
+            .data
+            .get("status")
+            .and_then(|s| s.get("conditions"))
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default();
+        let current = conditions.iter().find(|c| c.type_ == VALID);
+        let Some(update) = condition_update(current, &verdicts[key], obj.metadata.generation)
+        else {
+            continue;
+        };
+        if !leadership.is_leader() {
+            return Ok(writes);
+        }
+        let mut all: Vec<Condition> = conditions
+            .into_iter()
+            .filter(|c| c.type_ != VALID)
+            .collect();
+        all.push(update);
+        let patch = json!({ "status": { "conditions": all } });
+        kind.api
+            .patch_status(&key.2, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+        writes += 1;
+    }
+    Ok(writes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::ObjectRef;
+
+    fn key(kind: &str, name: &str) -> Key {
+        (kind.into(), "metallb-system".into(), name.into())
+    }
+
+    #[test]
+    fn every_object_gets_a_verdict_and_problems_are_joined() {
+        let errors = vec![
+            ValidationError {
+                object: ObjectRef {
+                    kind: "BGPPeer".into(),
+                    namespace: "metallb-system".into(),
+                    name: "tor1".into(),
+                },
+                field: "spec.bfdProfile".into(),
+                message: "BFDProfile \"missing\" not found".into(),
+            },
+            ValidationError {
+                object: ObjectRef {
+                    kind: "BGPPeer".into(),
+                    namespace: "metallb-system".into(),
+                    name: "tor1".into(),
+                },
+                field: "spec.holdTime".into(),
+                message: "must be 0 or at least 3s".into(),
+            },
+        ];
+        let unfit = vec![Unfit {
+            kind: "BFDProfile",
+            namespace: "metallb-system".into(),
+            name: "broken".into(),
+            resource_version: "7".into(),
+            error: "invalid type: string \"fast\", expected u32".into(),
+        }];
+        let v = verdicts(
+            &[
+                key("BGPPeer", "tor1"),
+                key("BGPPeer", "tor2"),
+                key("BFDProfile", "broken"),
+            ],
+            &errors,
+            &unfit,
+        );
+        assert!(v[&key("BGPPeer", "tor2")].valid);
+        let tor1 = &v[&key("BGPPeer", "tor1")];
+        assert!(!tor1.valid);
+        assert_eq!(
+            tor1.message,
+            "spec.bfdProfile: BFDProfile \"missing\" not found; spec.holdTime: must be 0 or at least 3s"
+        );
+        assert!(v[&key("BFDProfile", "broken")]
+            .message
+            .contains("does not fit"));
+    }
+
+    #[test]
+    fn unchanged_conditions_are_not_rewritten_and_keep_their_transition_time() {
+        let valid = Verdict {
+            valid: true,
+            reason: "Valid",
+            message: "accepted by ferrule".into(),
+        };
+        let first = condition_update(None, &valid, Some(1)).unwrap();
+        assert_eq!(first.status, "True");
+        assert_eq!(condition_update(Some(&first), &valid, Some(1)), None);
+        // A new generation with the same verdict: rewritten, same transition time.
+        let again = condition_update(Some(&first), &valid, Some(2)).unwrap();
+        assert_eq!(again.last_transition_time, first.last_transition_time);
+        let invalid = Verdict {
+            valid: false,
+            reason: "Invalid",
+            message: "spec.x: bad".into(),
+        };
+        assert_eq!(
+            condition_update(Some(&again), &invalid, Some(3))
+                .unwrap()
+                .status,
+            "False"
+        );
+    }
+}
