@@ -222,60 +222,87 @@ fn start_frr(inst: &Instance, children: &mut Vec<std::process::Child>) -> Result
     std::fs::write(&vtysh_conf, "service integrated-vtysh-config\n")
         .map_err(|e| format!("{}: {e}", vtysh_conf.display()))?;
     run(&["chown", "frr:frr", &vtysh_conf.to_string_lossy()])?;
-    let run_dir = inst.run.to_string_lossy().into_owned();
     for daemon in DAEMONS {
-        let bin = format!("{FRR_LIBEXEC}/{daemon}");
-        let pid = format!("{run_dir}/{daemon}.pid");
-        let zserv = format!("{run_dir}/zserv.api");
-        let log = format!("file:{}/{daemon}.log", inst.log.display());
-        let bfdctl = format!("{run_dir}/bfdd.sock");
-        // `ip netns exec`, `unshare` and `sh` all exec: the child we spawn IS the daemon.
-        let mut argv = vec![
-            "netns",
-            "exec",
-            &inst.ns,
-            "unshare",
-            "--uts",
-            "sh",
-            "-c",
-            UTS_WRAPPER,
-            &inst.name,
-            &bin,
-            "-P",
-            "0",
-            "-f",
-            "/dev/null",
-            "-i",
-            &pid,
-            "-z",
-            &zserv,
-            "--vty_socket",
-            &run_dir,
-            "--log",
-            &log,
-        ];
-        if daemon == "bfdd" {
-            argv.extend(["--bfdctl", &bfdctl]);
-        }
-        let child = Command::new("ip")
-            .args(&argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{} {daemon}: {e}", inst.ns))?;
-        children.push(child);
-        // It is usable once its vty socket exists.
-        let vty = inst.run.join(format!("{daemon}.vty"));
-        try_wait_until(Duration::from_secs(10), || {
-            vty.exists().then_some(()).ok_or("no vty socket")
-        })
-        .map_err(|e| format!("{} {daemon}: {e}", inst.ns))?;
+        children.push(spawn_daemon(inst, daemon)?);
+        wait_vty(inst, daemon)?;
     }
     // vtysh connects to every daemon; wait until a real command answers.
     try_wait_until(Duration::from_secs(10), || inst.vtysh(&["show version"]))
         .map_err(|e| format!("{}: vtysh never answered: {e}", inst.ns))?;
     Ok(())
+}
+
+/// Start one FRR daemon of `inst` in the foreground (the child IS the daemon).
+fn spawn_daemon(inst: &Instance, daemon: &str) -> Result<std::process::Child, String> {
+    let run_dir = inst.run.to_string_lossy().into_owned();
+    let bin = format!("{FRR_LIBEXEC}/{daemon}");
+    let pid = format!("{run_dir}/{daemon}.pid");
+    let zserv = format!("{run_dir}/zserv.api");
+    let log = format!("file:{}/{daemon}.log", inst.log.display());
+    let bfdctl = format!("{run_dir}/bfdd.sock");
+    // `ip netns exec`, `unshare` and `sh` all exec: the child we spawn IS the daemon.
+    let mut argv = vec![
+        "netns",
+        "exec",
+        &inst.ns,
+        "unshare",
+        "--uts",
+        "sh",
+        "-c",
+        UTS_WRAPPER,
+        &inst.name,
+        &bin,
+        "-P",
+        "0",
+        "-f",
+        "/dev/null",
+        "-i",
+        &pid,
+        "-z",
+        &zserv,
+        "--vty_socket",
+        &run_dir,
+        "--log",
+        &log,
+    ];
+    if daemon == "bfdd" {
+        argv.extend(["--bfdctl", &bfdctl]);
+    }
+    Command::new("ip")
+        .args(&argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{} {daemon}: {e}", inst.ns))
+}
+
+/// A daemon is usable once its vty socket exists.
+fn wait_vty(inst: &Instance, daemon: &str) -> Result<(), String> {
+    let vty = inst.run.join(format!("{daemon}.vty"));
+    try_wait_until(Duration::from_secs(10), || {
+        vty.exists().then_some(()).ok_or("no vty socket")
+    })
+    .map_err(|e| format!("{} {daemon}: {e}", inst.ns))
+}
+
+impl Instance {
+    /// Stop one daemon and start it again with an empty config, as a restarted FRR
+    /// container would. Returns the new daemon (the lab's teardown kills it
+    /// with the namespace; the caller reaps it).
+    pub fn restart_daemon(&self, daemon: &str) -> std::process::Child {
+        let pid_file = self.run.join(format!("{daemon}.pid"));
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let _ = std::fs::remove_file(self.run.join(format!("{daemon}.vty")));
+        kill_and_wait(&[pid]);
+        let child = spawn_daemon(self, daemon).unwrap();
+        wait_vty(self, daemon).unwrap();
+        child
+    }
 }
 
 impl Instance {

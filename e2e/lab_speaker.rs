@@ -301,6 +301,27 @@ async fn file_mode_speakers_announce_from_endpoint_nodes_only() {
         assert_eq!(est, 1, "{} session reset during Service changes", n.name);
     }
 
+    // node1's bgpd restarts with an empty config (a crashed FRR container): the speaker
+    // notices the re-opened connection and applies the config again; node1's path comes back.
+    let restarted_at = Instant::now();
+    let mut bgpd = nodes[0].restart_daemon("bgpd");
+    wait_until(
+        Duration::from_secs(30),
+        "node1's path back at the ToR after its bgpd restarted",
+        || {
+            let got = next_hops(&lab.tor);
+            if got == hops(&nodes[..2]) {
+                Ok(())
+            } else {
+                Err(got)
+            }
+        },
+    );
+    eprintln!(
+        "speaker: node1 bgpd restarted -> config re-applied and route back at the ToR after {:?}",
+        restarted_at.elapsed()
+    );
+
     // The ToR's bgpd dies: every node's session leaves Established in status.
     let pid: i32 = std::fs::read_to_string(lab.tor.run.join("bgpd.pid"))
         .unwrap()
@@ -332,6 +353,8 @@ async fn file_mode_speakers_announce_from_endpoint_nodes_only() {
     );
 
     speakers.stop.send(true).unwrap();
+    let _ = bgpd.kill();
+    let _ = bgpd.wait();
     for t in speakers.tasks {
         t.abort();
     }

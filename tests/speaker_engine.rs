@@ -18,6 +18,7 @@ struct Script {
     fail_next: usize,
     state: FrrState,
     reads: usize,
+    restarts: u64,
 }
 
 #[derive(Clone, Default)]
@@ -48,6 +49,10 @@ impl Frr for FakeFrr {
         let mut s = self.0.lock().unwrap();
         s.reads += 1;
         Ok(s.state.clone())
+    }
+
+    fn restarts(&self) -> u64 {
+        self.0.lock().unwrap().restarts
     }
 }
 
@@ -165,6 +170,20 @@ async fn applies_once_and_never_again_for_an_equal_snapshot() {
     let reads = h.reads();
     until("polls after the resync", || h.reads() >= reads + 5).await;
     assert_eq!(h.applied().len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_frr_gets_its_config_again() {
+    let h = start("node-21", Some(seed()));
+    until("first apply", || h.applied().len() == 1).await;
+    // bgpd restarted: it came back with the startup config only.
+    h.frr.0.lock().unwrap().restarts += 1;
+    until("the config applied again", || h.applied().len() == 2).await;
+    assert_eq!(h.applied()[0], h.applied()[1]);
+    let reads = h.reads();
+    until("polls after the re-apply", || h.reads() >= reads + 5).await;
+    assert_eq!(h.applied().len(), 2, "one re-apply per restart");
     h.stop().await;
 }
 

@@ -151,6 +151,10 @@ pub struct Sockets {
     dir: PathBuf,
     timeout: Duration,
     conns: Mutex<BTreeMap<Daemon, UnixStream>>,
+    seen: std::sync::Mutex<std::collections::BTreeSet<Daemon>>,
+    /// Connections re-opened after one was lost: a daemon restarted (and lost the config
+    /// it was given) or the socket broke. The speaker re-applies when this moves.
+    reconnects: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for Sockets {
@@ -163,6 +167,9 @@ struct Session<'a> {
     dir: &'a Path,
     timeout: Duration,
     conns: MutexGuard<'a, BTreeMap<Daemon, UnixStream>>,
+    /// Daemons whose connection this process has opened before (a new one is a reconnect).
+    seen: &'a std::sync::Mutex<std::collections::BTreeSet<Daemon>>,
+    reconnects: &'a std::sync::atomic::AtomicU64,
 }
 
 fn io_error(daemon: Daemon, command: &str, e: impl fmt::Display) -> VtyshError {
@@ -183,6 +190,10 @@ impl Session<'_> {
             .await
             .map_err(|e| io_error(daemon, "connect", format!("{}: {e}", path.display())))?;
         self.conns.insert(daemon, stream);
+        if !self.seen.lock().expect("not poisoned").insert(daemon) {
+            self.reconnects
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         // vtysh's first words to every daemon: leave VIEW for ENABLE.
         let r = self.send(daemon, "enable").await?;
         if !r.accepted() {
@@ -305,7 +316,14 @@ impl Sockets {
             dir: dir.into(),
             timeout,
             conns: Mutex::new(BTreeMap::new()),
+            seen: std::sync::Mutex::new(Default::default()),
+            reconnects: Default::default(),
         }
+    }
+
+    /// How often a lost connection was re-opened (see the field).
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn session(&self) -> Session<'_> {
@@ -313,6 +331,8 @@ impl Sockets {
             dir: &self.dir,
             timeout: self.timeout,
             conns: self.conns.lock().await,
+            seen: &self.seen,
+            reconnects: &self.reconnects,
         }
     }
 
@@ -614,6 +634,41 @@ ip prefix-list x seq 5 permit 203.0.113.0/24",
             ]
         );
         assert!(!format!("{err}").contains("s3cret"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_daemon_is_reconnected_and_counted() {
+        let dir = std::env::temp_dir().join(format!("ferrule-vty-re-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = tokio::net::UnixListener::bind(dir.join("bgpd.vty")).unwrap();
+        // Each connection answers `enable` and one command, then the "daemon" goes away.
+        let daemon = tokio::spawn(async move {
+            for _ in 0..2 {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = Vec::new();
+                let mut answered = 0;
+                let mut chunk = [0u8; 1024];
+                while answered < 2 {
+                    let n = conn.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.iter().position(|b| *b == 0) {
+                        buf.drain(..=end);
+                        conn.write_all(b"FRRouting 8.4.4\n\0\0\0\0").await.unwrap();
+                        answered += 1;
+                    }
+                }
+            }
+        });
+        let sockets = Sockets::new(&dir, Duration::from_secs(5));
+        assert_eq!(sockets.exec(&["show version"]).await.unwrap().len(), 1);
+        assert_eq!(sockets.reconnects(), 0);
+        // The daemon closed the connection: the next show re-opens it, once.
+        let out = sockets.exec(&["show version"]).await.unwrap();
+        assert!(out[0].starts_with("FRRouting"));
+        assert_eq!(sockets.reconnects(), 1);
+        daemon.await.unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

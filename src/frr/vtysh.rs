@@ -161,6 +161,12 @@ impl Vtysh {
         self
     }
 
+    /// Daemon connections re-opened after being lost (0 with the vtysh transport, which
+    /// cannot tell): a move means a daemon restarted and may have lost its config.
+    pub fn reconnects(&self) -> u64 {
+        self.sockets.as_ref().map_or(0, |s| s.reconnects())
+    }
+
     /// Whether commands go over the daemons' sockets (not through vtysh).
     pub fn is_direct(&self) -> bool {
         self.sockets.is_some()

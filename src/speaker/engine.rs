@@ -36,6 +36,11 @@ pub struct Applied {
 pub trait Frr: Send {
     fn apply(&mut self, config: &str) -> impl Future<Output = Applied> + Send;
     fn read_state(&mut self) -> impl Future<Output = Result<FrrState, String>> + Send;
+    /// A counter that moves when FRR may have lost the config it was given (a daemon
+    /// restarted); the engine then applies again.
+    fn restarts(&self) -> u64 {
+        0
+    }
 }
 
 /// Where status goes (the Kubernetes API or a directory). Implementations write only the
@@ -130,6 +135,7 @@ pub async fn run<F: Frr, S: StatusSink>(
         let mut change_seen: Option<Instant> = None;
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut backoff = cfg.min_backoff;
+        let mut restarts = frr.restarts();
         let mut poll = tokio::time::interval(cfg.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // A snapshot may already be there.
@@ -176,6 +182,13 @@ pub async fn run<F: Frr, S: StatusSink>(
                             frr_state = Some(state);
                         }
                         Err(e) => debug!(error = %e, "cannot read FRR state"),
+                    }
+                    if frr.restarts() != restarts {
+                        restarts = frr.restarts();
+                        if applied_hash.take().is_some() {
+                            warn!("FRR restarted (its connection was re-opened); applying the config again");
+                            retry_at = Some(tokio::time::Instant::now());
+                        }
                     }
                     publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
                     continue;

@@ -70,6 +70,10 @@ impl Frr for FrrDriver {
         }
     }
 
+    fn restarts(&self) -> u64 {
+        self.vtysh.reconnects()
+    }
+
     async fn read_state(&mut self) -> Result<FrrState, String> {
         let status = FrrStatus::read(&self.vtysh)
             .await
