@@ -199,9 +199,42 @@ pub fn parse_str(text: &str, source: &str, snapshot: &mut Snapshot) -> Diagnosti
     parse(text, source, snapshot, None)
 }
 
+/// Object positions in the snapshot's lists by (kind, namespace, name): "later documents
+/// win" without a linear search per object (10,000 Services would cost 50 million compares).
+type Index = std::collections::HashMap<(String, String, String), usize>;
+
+fn index_of(s: &Snapshot) -> Index {
+    fn add<K: Resource>(index: &mut Index, kind: &str, list: &[impl std::borrow::Borrow<K>]) {
+        for (i, o) in list.iter().enumerate() {
+            let m = o.borrow().meta();
+            index.insert(
+                (
+                    kind.to_string(),
+                    m.namespace.clone().unwrap_or_default(),
+                    m.name.clone().unwrap_or_default(),
+                ),
+                i,
+            );
+        }
+    }
+    let mut index = Index::new();
+    add::<api::IPAddressPool>(&mut index, "IPAddressPool", &s.pools);
+    add::<api::BGPPeer>(&mut index, "BGPPeer", &s.peers);
+    add::<api::BGPAdvertisement>(&mut index, "BGPAdvertisement", &s.advertisements);
+    add::<api::BFDProfile>(&mut index, "BFDProfile", &s.bfd_profiles);
+    add::<api::Community>(&mut index, "Community", &s.communities);
+    add::<Secret>(&mut index, "Secret", &s.secrets);
+    add::<Service>(&mut index, "Service", &s.services);
+    add::<EndpointSlice>(&mut index, "EndpointSlice", &s.endpoint_slices);
+    add::<Node>(&mut index, "Node", &s.nodes);
+    add::<Namespace>(&mut index, "Namespace", &s.namespaces);
+    index
+}
+
 /// `trim`: the node whose speaker the objects are for (see [`load_dir_trimmed`]).
 fn parse(text: &str, source: &str, snapshot: &mut Snapshot, trim: Option<&str>) -> Diagnostics {
     let mut d = Diagnostics::default();
+    let mut index = index_of(snapshot);
     for (i, (line, doc)) in split_documents(text).into_iter().enumerate() {
         let at = Location {
             file: source.into(),
@@ -211,7 +244,7 @@ fn parse(text: &str, source: &str, snapshot: &mut Snapshot, trim: Option<&str>) 
         };
         match serde_yaml::from_str::<Value>(doc) {
             Ok(Value::Null) => {}
-            Ok(value) => add_value(value, at, snapshot, &mut d, trim),
+            Ok(value) => add_value(value, at, snapshot, &mut d, trim, &mut index),
             Err(e) => d.errors.push(ManifestError::Yaml {
                 at,
                 message: e.to_string(),
@@ -265,6 +298,7 @@ fn add_value(
     snapshot: &mut Snapshot,
     d: &mut Diagnostics,
     trim: Option<&str>,
+    index: &mut Index,
 ) {
     if !value.is_mapping() {
         d.errors.push(ManifestError::Document {
@@ -298,7 +332,7 @@ fn add_value(
                 item: Some(i as u32),
                 ..at.clone()
             };
-            add_value(item, at, snapshot, d, trim);
+            add_value(item, at, snapshot, d, trim, index);
         }
         return;
     }
@@ -320,6 +354,7 @@ fn add_value(
         name: &name,
         ours: &ours,
         d,
+        index,
     };
     match (api_version.as_str(), kind.as_str()) {
         ("metallb.io/v1beta1", "IPAddressPool") => {
@@ -443,18 +478,21 @@ struct Cx<'a> {
     name: &'a str,
     ours: &'a str,
     d: &'a mut Diagnostics,
+    index: &'a mut Index,
 }
 
 impl Cx<'_> {
-    fn add<T, K>(
+    /// `L` is what the list holds: the object itself or an `Arc` of it.
+    fn add<T, K, L>(
         &mut self,
         value: Value,
         scope: Scope,
-        list: &mut Vec<K>,
+        list: &mut Vec<L>,
         convert: impl FnOnce(T) -> K,
     ) where
         T: DeserializeOwned,
         K: Resource,
+        L: From<K>,
     {
         let parsed = match T::deserialize(&value) {
             Ok(t) => t,
@@ -480,12 +518,14 @@ impl Cx<'_> {
             Scope::Cluster => meta.namespace = None,
         }
         let (ns, name) = (meta.namespace.clone(), meta.name.clone());
-        match list
-            .iter_mut()
-            .find(|o| o.meta().namespace == ns && o.meta().name == name)
-        {
+        let key = (
+            self.kind.to_string(),
+            ns.clone().unwrap_or_default(),
+            name.clone().unwrap_or_default(),
+        );
+        match self.index.get(&key).and_then(|&i| list.get_mut(i)) {
             Some(existing) => {
-                *existing = obj;
+                *existing = L::from(obj);
                 self.d.warnings.push(Warning::Replaced {
                     at: self.at.clone(),
                     object: ObjectRef::new(
@@ -495,7 +535,10 @@ impl Cx<'_> {
                     ),
                 });
             }
-            None => list.push(obj),
+            None => {
+                self.index.insert(key, list.len());
+                list.push(L::from(obj));
+            }
         }
     }
 

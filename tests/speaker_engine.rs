@@ -77,7 +77,7 @@ fn seed() -> Snapshot {
 fn seed_without_node21_endpoint() -> Snapshot {
     let mut s = seed();
     for slice in &mut s.endpoint_slices {
-        slice
+        Arc::make_mut(slice)
             .endpoints
             .retain(|e| e.node_name.as_deref() != Some("node-21"));
     }

@@ -35,10 +35,10 @@ fn seeded_server() -> ApiServer {
     s.peers.iter().for_each(|o| server.seed(o));
     s.advertisements.iter().for_each(|o| server.seed(o));
     s.bfd_profiles.iter().for_each(|o| server.seed(o));
-    s.endpoint_slices.iter().for_each(|o| server.seed(o));
+    s.endpoint_slices.iter().for_each(|o| server.seed(&**o));
     s.nodes.iter().for_each(|o| server.seed(o));
     for svc in &s.services {
-        let mut svc = svc.clone();
+        let mut svc = (**svc).clone();
         svc.status = Some(ServiceStatus {
             load_balancer: Some(LoadBalancerStatus {
                 ingress: Some(vec![LoadBalancerIngress {

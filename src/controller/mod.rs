@@ -311,7 +311,7 @@ pub async fn reconcile_once(
     let snapshot = Snapshot {
         namespace: opts.namespace.clone(),
         pools: inputs.pools.clone(),
-        services: services.clone(),
+        services: services.iter().cloned().map(std::sync::Arc::new).collect(),
         namespaces: inputs.namespaces.clone(),
         ..Default::default()
     };

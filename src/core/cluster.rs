@@ -223,9 +223,11 @@ fn requested_ips(
 /// Endpoints by Service: an endpoint serves when it has an address and is ready (unset
 /// counts as ready) or serving (terminating but still serving counts, as in MetalLB).
 /// Slices without the service-name label belong to no Service and are ignored.
-pub fn endpoints(slices: &[EndpointSlice]) -> BTreeMap<ServiceKey, Vec<Endpoint>> {
+pub fn endpoints<S: std::borrow::Borrow<EndpointSlice>>(
+    slices: &[S],
+) -> BTreeMap<ServiceKey, Vec<Endpoint>> {
     let mut out: BTreeMap<ServiceKey, BTreeSet<Endpoint>> = BTreeMap::new();
-    for slice in slices {
+    for slice in slices.iter().map(|s| s.borrow()) {
         let Some(service) = slice
             .metadata
             .labels
@@ -299,7 +301,8 @@ mod tests {
     fn snapshot(yaml: &str) -> Snapshot {
         let mut s = Snapshot::default();
         for doc in yaml.split("\n---\n") {
-            s.services.push(serde_yaml::from_str(doc).unwrap());
+            s.services
+                .push(std::sync::Arc::new(serde_yaml::from_str(doc).unwrap()));
         }
         s
     }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
@@ -33,8 +34,10 @@ pub struct Snapshot {
     pub communities: Vec<api::Community>,
     /// Secrets referenced by peers' passwordSecret.
     pub secrets: Vec<Secret>,
-    pub services: Vec<Service>,
-    pub endpoint_slices: Vec<EndpointSlice>,
+    /// Shared with the source's cache (a Kubernetes reflector store holds the same `Arc`s):
+    /// building a snapshot copies pointers, not the cluster's Services and EndpointSlices.
+    pub services: Vec<Arc<Service>>,
+    pub endpoint_slices: Vec<Arc<EndpointSlice>>,
     pub nodes: Vec<Node>,
     pub namespaces: Vec<Namespace>,
 }

@@ -203,8 +203,9 @@ fn build(s: &Stores, namespace: &str, unreadable: &mut Unreadable) -> Snapshot {
         bfd_profiles: typed(&s.bfd_profiles, unreadable),
         communities: typed(&s.communities, unreadable),
         secrets: items(&s.secrets),
-        services: items(&s.services),
-        endpoint_slices: items(&s.endpoint_slices),
+        // The stores' own Arcs: no copy of the cluster per event.
+        services: s.services.state(),
+        endpoint_slices: s.endpoint_slices.state(),
         nodes: items(&s.nodes),
         namespaces: Vec::new(),
     }
