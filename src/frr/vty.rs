@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tracing::debug;
 
 use super::config::{child_context, root_context, Ctx};
-use super::vtysh::{redact, BatchOutput, VtyshError};
+use super::vtysh::{check_safe, redact, BatchOutput, VtyshError};
 
 const START: &str = "XFRR_start_configuration";
 const END: &str = "XFRR_end_configuration";
@@ -205,9 +205,7 @@ impl Session<'_> {
 
     /// Send one command on the open connection; a broken or slow connection is dropped.
     async fn send(&mut self, daemon: Daemon, command: &str) -> Result<Reply, VtyshError> {
-        if command.chars().any(|c| c.is_control()) {
-            return Err(VtyshError::Unsafe(redact(command)));
-        }
+        check_safe(command)?;
         let Some(stream) = self.conns.get_mut(&daemon) else {
             return Err(io_error(daemon, command, "not connected"));
         };
@@ -371,9 +369,7 @@ impl Sockets {
         read_back: bool,
     ) -> Result<BatchOutput, VtyshError> {
         for c in config.iter().chain(exec) {
-            if c.chars().any(|ch| ch.is_control()) {
-                return Err(VtyshError::Unsafe(redact(c)));
-            }
+            check_safe(c)?;
         }
         let mut s = self.session().await;
         let mut out = BatchOutput::default();

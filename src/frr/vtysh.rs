@@ -463,9 +463,16 @@ pub fn redact(text: &str) -> String {
         .join("\n")
 }
 
-fn check_safe(command: &str) -> Result<(), VtyshError> {
+/// Refuse a command with a newline, NUL or other control character (it would end the
+/// command early or smuggle in another). The error text is redacted like any other.
+pub(crate) fn check_safe(command: &str) -> Result<(), VtyshError> {
     if command.chars().any(|c| c.is_control()) {
-        return Err(VtyshError::Unsafe(command.to_string()));
+        // One line, so a secret split by the bad character is redacted whole.
+        let flat: String = command
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        return Err(VtyshError::Unsafe(redact(&flat)));
     }
     Ok(())
 }
@@ -604,5 +611,9 @@ mod tests {
             );
         }
         assert!(check_safe("neighbor 192.0.2.1 description tor #1").is_ok());
+        let err = check_safe("neighbor 192.0.2.1 password se\ncret").unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("cret"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
     }
 }
