@@ -11,6 +11,8 @@ done
 [ -e /usr/lib/frr/frr-reload.py ] || need+=(frr-pythontools)
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
+# ring (TLS for the Kubernetes client) compiles C.
+command -v cc >/dev/null || need+=(gcc libc6-dev)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -29,8 +31,16 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet frr 2>/dev/nul
   $SUDO systemctl stop frr || true
 fi
 
+# The machine's Rust toolchain comes from rustup (Cargo.toml's rust-version is newer than
+# Debian's rustc). CI also runs rustfmt and clippy: add them if the toolchain lacks them.
 if ! command -v cargo >/dev/null; then
-  echo "setup: cargo not found; install Rust (rustup) first" >&2
+  echo "setup: cargo not found; install Rust with rustup (https://rustup.rs) first" >&2
   exit 1
 fi
-echo "setup: FRR $(/usr/bin/vtysh --version 2>/dev/null | head -1 | awk '{print $NF}') and $(cargo --version) ready" >&2
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    echo "setup: adding the $component component" >&2
+    rustup component add "$component"
+  fi
+done
+echo "setup: FRR $(dpkg-query -W -f='${Version}' frr) and $(cargo --version) ready" >&2
