@@ -110,24 +110,12 @@ fn build() -> Cluster {
     for (name, addr) in [("tor1", "192.0.2.1"), ("tor2", "192.0.2.2")] {
         config.peers.insert(
             name.into(),
-            Peer {
-                name: name.into(),
-                my_asn: 65100,
-                remote_as: RemoteAs::Asn(65000),
-                address: PeerAddress::Ip(addr.parse().unwrap()),
-                source_address: None,
-                port: None,
-                timers: None,
-                connect_time: None,
-                router_id: None,
-                node_selectors: vec![],
-                password: None,
-                bfd_profile: None,
-                ebgp_multihop: false,
-                vrf: None,
-                graceful_restart: false,
-                dual_stack: false,
-            },
+            Peer::new(
+                name,
+                65100,
+                RemoteAs::Asn(65000),
+                PeerAddress::Ip(addr.parse().unwrap()),
+            ),
         );
     }
     config.advertisements.insert(

@@ -53,24 +53,7 @@ fn pool(name: &str, cidr: &str) -> Pool {
 }
 
 fn peer(name: &str, addr: &str) -> Peer {
-    Peer {
-        name: name.into(),
-        my_asn: 65100,
-        remote_as: RemoteAs::Asn(65000),
-        address: PeerAddress::Ip(ip(addr)),
-        source_address: None,
-        port: None,
-        timers: None,
-        connect_time: None,
-        router_id: None,
-        node_selectors: vec![],
-        password: None,
-        bfd_profile: None,
-        ebgp_multihop: false,
-        vrf: None,
-        graceful_restart: false,
-        dual_stack: false,
-    }
+    Peer::new(name, 65100, RemoteAs::Asn(65000), PeerAddress::Ip(ip(addr)))
 }
 
 fn adv(name: &str, pools: &[&str]) -> Advertisement {

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -167,7 +167,9 @@ pub async fn run(
     watches.push(tokio::spawn(watch(
         reflector::reflector(
             nodes_w,
-            watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
+            // Only labels matter here: no images, volumes or node info held per node.
+            watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+                .modify(crate::trim::node),
         ),
         wake.clone(),
         "Node",

@@ -205,6 +205,30 @@ pub struct Peer {
     pub dual_stack: bool,
 }
 
+impl Peer {
+    /// A peer with every optional setting at its default (FRR's defaults apply).
+    pub fn new(name: &str, my_asn: u32, remote_as: RemoteAs, address: PeerAddress) -> Self {
+        Peer {
+            name: name.into(),
+            my_asn,
+            remote_as,
+            address,
+            source_address: None,
+            port: None,
+            timers: None,
+            connect_time: None,
+            router_id: None,
+            node_selectors: vec![],
+            password: None,
+            bfd_profile: None,
+            ebgp_multihop: false,
+            vrf: None,
+            graceful_restart: false,
+            dual_stack: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct BfdProfile {
     pub name: String,

@@ -22,20 +22,19 @@ pub struct AnnouncementEvent {
     pub event: ServiceEvent,
 }
 
-fn view(a: &ServiceAnnouncement) -> Option<(&str, &ServiceAnnouncement)> {
-    Some((a.spec.service.as_str(), a))
-}
-
 /// What changed between two applied announcement lists of `node`, Services in name order.
 /// Services that appear or disappear while withdrawn make no Event (a Service is created
 /// or deleted; its own events say so).
-pub fn diff(
+pub fn diff<'a>(
     node: &str,
-    before: &[ServiceAnnouncement],
-    after: &[ServiceAnnouncement],
+    before: &'a [ServiceAnnouncement],
+    after: &'a [ServiceAnnouncement],
 ) -> Vec<AnnouncementEvent> {
-    let old: BTreeMap<&str, &ServiceAnnouncement> = before.iter().filter_map(view).collect();
-    let new: BTreeMap<&str, &ServiceAnnouncement> = after.iter().filter_map(view).collect();
+    let by_service =
+        |list: &'a [ServiceAnnouncement]| -> BTreeMap<&'a str, &'a ServiceAnnouncement> {
+            list.iter().map(|a| (a.spec.service.as_str(), a)).collect()
+        };
+    let (old, new) = (by_service(before), by_service(after));
     let announced = |a: Option<&&ServiceAnnouncement>| {
         a.and_then(|a| a.status.as_ref())
             .is_some_and(|s| s.state == ANNOUNCED)
