@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ferrule::core::allocate::allocate;
-use ferrule::core::model::{
+use ferrule::allocate;
+use ferrule::model::{
     IpFamily, IpFamilyPolicy, IpRange, Labels, Pool, Service, ServiceKey, ServicePort,
 };
 

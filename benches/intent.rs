@@ -1,17 +1,17 @@
 //! Time and peak memory of one node's intent in a large synthetic cluster.
 //! Run with `cargo bench --bench intent`.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use ferrule::core::intent::{node_intent, ClusterView};
-use ferrule::core::model::{
-    Advertisement, Assignment, Community, Config, Endpoint, IpFamilyPolicy, IpRange, Node, Peer,
-    PeerAddress, Pool, RemoteAs, Service, ServiceKey,
-};
+use ferrule::model::Community;
+use ferrule::node_intent;
+use support::fixtures::{adv, ep, node, peer, pool, service, Fixture};
 
 /// Counts live heap bytes and their high-water mark.
 struct Counting;
@@ -75,132 +75,40 @@ fn mb(bytes: usize) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-struct Cluster {
-    config: Config,
-    services: BTreeMap<ServiceKey, Service>,
-    assignments: BTreeMap<ServiceKey, Assignment>,
-    endpoints: BTreeMap<ServiceKey, Vec<Endpoint>>,
-    nodes: BTreeMap<String, Node>,
-}
-
 fn node_name(i: usize) -> String {
     format!("node-{i:03}")
 }
 
 /// 2 peers, one /16 pool, one advertisement; half the Services ETP Local; endpoints spread
 /// round-robin over the nodes so every node hosts some of every tenth Service.
-fn build() -> Cluster {
+fn build() -> Fixture {
     let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
-    let mut config = Config::default();
-    config.pools.insert(
-        "bench".into(),
-        Pool {
-            name: "bench".into(),
-            labels: BTreeMap::new(),
-            ranges: vec![IpRange {
-                first: IpAddr::V4(base.into()),
-                last: IpAddr::V4((base + 0xffff).into()),
-            }],
-            cidrs: vec!["198.18.0.0/16".parse().unwrap()],
-            auto_assign: true,
-            avoid_buggy_ips: false,
-            allocation: None,
-        },
-    );
-    for (name, addr) in [("tor1", "192.0.2.1"), ("tor2", "192.0.2.2")] {
-        config.peers.insert(
-            name.into(),
-            Peer::new(
-                name,
-                65100,
-                RemoteAs::Asn(65000),
-                PeerAddress::Ip(addr.parse().unwrap()),
-            ),
-        );
+    let mut f = Fixture::default();
+    f.add_pool(pool("bench", "198.18.0.0/16"))
+        .add_peer(peer("tor1", "192.0.2.1"))
+        .add_peer(peer("tor2", "192.0.2.2"));
+    let mut a = adv("bench", &["bench"]);
+    a.local_pref = Some(100);
+    a.communities.insert(Community::Standard(65000, 100));
+    f.add_adv(a);
+    for i in 0..NODES {
+        f.add_node(node(&node_name(i)));
     }
-    config.advertisements.insert(
-        "bench".into(),
-        Advertisement {
-            name: "bench".into(),
-            aggregation_length_v4: 32,
-            aggregation_length_v6: 128,
-            local_pref: Some(100),
-            communities: BTreeSet::from([Community::Standard(65000, 100)]),
-            pools: BTreeSet::from(["bench".to_string()]),
-            node_selectors: vec![],
-            peers: BTreeSet::new(),
-            service_selectors: vec![],
-        },
-    );
-
-    let nodes: BTreeMap<String, Node> = (0..NODES)
-        .map(|i| {
-            let name = node_name(i);
-            let labels = BTreeMap::from([("kubernetes.io/hostname".to_string(), name.clone())]);
-            let node = Node {
-                name: name.clone(),
-                labels,
-                network_unavailable: false,
-            };
-            (name, node)
-        })
-        .collect();
-
-    let mut services = BTreeMap::new();
-    let mut assignments = BTreeMap::new();
-    let mut endpoints = BTreeMap::new();
     for i in 0..SERVICES {
-        let key = ServiceKey::new(&format!("ns-{}", i % 50), &format!("svc-{i:05}"));
-        let service = Service {
-            key: key.clone(),
-            labels: BTreeMap::from([("app".to_string(), format!("app-{i}"))]),
-            is_ours: true,
-            etp_local: i % 2 == 0,
-            requested_ips: vec![],
-            requested_pool: None,
-            sharing_key: None,
-            ports: BTreeSet::new(),
-            selector: BTreeMap::new(),
-            ip_families: vec![],
-            ip_family_policy: IpFamilyPolicy::SingleStack,
-            current_ips: vec![],
-        };
-        let ip = IpAddr::V4((base + 1 + i as u32).into());
-        assignments.insert(
-            key.clone(),
-            Assignment {
-                pool: "bench".into(),
-                ips: vec![ip],
-            },
-        );
+        let svc = service(&format!("ns-{}/svc-{i:05}", i % 50), i % 2 == 0);
+        let ip = Ipv4Addr::from(base + 1 + i as u32).to_string();
         let eps = (0..ENDPOINTS_PER_SERVICE)
-            .map(|j| Endpoint {
-                node: Some(node_name((i * 7 + j * 13) % NODES)),
-                serving: j != 0,
-            })
+            .map(|j| ep(&node_name((i * 7 + j * 13) % NODES), j != 0))
             .collect();
-        endpoints.insert(key.clone(), eps);
-        services.insert(key, service);
+        f.add_service(svc, "bench", &[&ip], eps);
     }
-    Cluster {
-        config,
-        services,
-        assignments,
-        endpoints,
-        nodes,
-    }
+    f
 }
 
 fn main() {
     let cluster = build();
     let build_peak = PEAK.load(Ordering::Relaxed);
-    let view = ClusterView {
-        config: &cluster.config,
-        services: &cluster.services,
-        assignments: &cluster.assignments,
-        endpoints: &cluster.endpoints,
-        nodes: &cluster.nodes,
-    };
+    let view = cluster.view();
     let endpoints: usize = cluster.endpoints.values().map(Vec::len).sum();
     let node = node_name(42);
 

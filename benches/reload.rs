@@ -10,17 +10,17 @@
 #[path = "../e2e/harness.rs"]
 mod harness;
 
-#[path = "../e2e/fixtures.rs"]
-mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ferrule::frr::apply::{Driver, Outcome};
-use ferrule::frr::config::parse;
-use ferrule::frr::diff::diff;
-use fixtures::{Announce, AttrSet, NodeConfig};
+use ferrule::frr_config::parse;
+use ferrule::frr_diff::diff;
+use ferrule::{Driver, Outcome};
 use harness::{Instance, Lab};
+use support::fixtures::{Announce, AttrSet, NodeConfig};
 
 const SCENARIOS: [&str; 4] = [
     "load from empty",
@@ -150,7 +150,7 @@ fn matches(node: &Instance, desired: &str) -> bool {
 }
 
 async fn run_ferrule(node: &Instance, steps: &[(usize, &str)]) -> Vec<Runs> {
-    let mut driver = Driver::new(node.client().with_timeout(Duration::from_secs(1200)));
+    let mut driver = Driver::new(ferrule::Cli::sockets(&node.run, Duration::from_secs(1200)));
     let mut out = Vec::new();
     for &(scenario, desired) in steps {
         let r = driver.apply(desired).await;

@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ferrule::core::intent::{Announcement, Neighbor, NodeIntent, Router};
-use ferrule::core::model::{BfdProfile, Community, PeerAddress, RemoteAs, Timers};
-use ferrule::frr::render::render;
+use ferrule::model::{BfdProfile, Community, PeerAddress, RemoteAs, Timers};
+use ferrule::{render, Announcement, Neighbor, NodeIntent, Router};
 
 const PREFIXES: u32 = 10_000;
 const RUNS: usize = 31;

@@ -320,13 +320,18 @@ impl Instance {
 
     /// ferrule's own FRR client for this instance as the speaker runs it: straight to the
     /// daemons' vty sockets.
-    pub fn client(&self) -> ferrule::frr::vtysh::Vtysh {
-        self.client_vtysh().with_direct_sockets()
+    pub fn client(&self) -> ferrule::Cli {
+        ferrule::Cli::sockets(&self.run, Duration::from_secs(60))
     }
 
     /// ferrule's FRR client going through a vtysh process per call (`--frr-transport vtysh`).
-    pub fn client_vtysh(&self) -> ferrule::frr::vtysh::Vtysh {
-        ferrule::frr::vtysh::Vtysh::new(&self.run)
+    pub fn client_vtysh(&self) -> ferrule::Cli {
+        ferrule::Cli::Process(self.vtysh_process())
+    }
+
+    /// The vtysh process client itself, for callers that adjust it (another binary).
+    pub fn vtysh_process(&self) -> ferrule::VtyshProcess {
+        ferrule::VtyshProcess::new(&self.run)
             .with_config_dir(&self.etc)
             .with_wrapper(self.uts_wrapper())
             .with_timeout(Duration::from_secs(60))

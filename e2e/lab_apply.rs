@@ -5,22 +5,21 @@
 #[path = "harness.rs"]
 mod harness;
 
-#[path = "fixtures.rs"]
-mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ferrule::frr::apply::{Driver, Outcome};
-use ferrule::frr::config::parse;
-use ferrule::frr::status::{BfdStatus, FrrStatus};
-use ferrule::frr::vtysh::Vtysh;
-use fixtures::{Announce, AttrSet, NodeConfig};
+use ferrule::frr_config::parse;
+use ferrule::frr_status::BfdStatus;
+use ferrule::{Cli, Driver, FrrStatus, Outcome};
 use harness::{best_path, Instance, Lab};
+use support::fixtures::{Announce, AttrSet, NodeConfig};
 
 /// A vtysh client that also counts its invocations in `counter` (one line per process).
-fn counting_client(inst: &Instance, counter: &Path) -> Vtysh {
+fn counting_client(inst: &Instance, counter: &Path) -> Cli {
     let mut wrapper: Vec<String> = vec![
         "sh".into(),
         "-c".into(),
@@ -28,7 +27,7 @@ fn counting_client(inst: &Instance, counter: &Path) -> Vtysh {
         counter.display().to_string(),
     ];
     wrapper.extend(inst.uts_wrapper());
-    inst.client_vtysh().with_wrapper(wrapper)
+    Cli::Process(inst.vtysh_process().with_wrapper(wrapper))
 }
 
 fn calls(counter: &Path) -> usize {

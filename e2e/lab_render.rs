@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferrule::frr::apply::Driver;
-use ferrule::pipeline::{self, Addresses};
+use ferrule::{compute, Addresses, Driver, Options};
 use harness::{best_path, tor_config, wait_established, wait_until, Lab};
 
 fn rendered_node21(ibgp: bool) -> (String, String) {
@@ -25,15 +24,15 @@ fn rendered_node21(ibgp: bool) -> (String, String) {
             p.spec.peer_asn = Some(p.spec.my_asn);
         }
     }
-    let computed = pipeline::compute(
+    let computed = compute(
         &snapshot,
-        &pipeline::Options::default(),
+        &Options::default(),
         Addresses::Allocate,
         &BTreeMap::new(),
     );
     assert!(computed.errors.is_empty(), "{:?}", computed.errors);
     let ip = computed.allocation.assigned.values().next().unwrap().ips[0];
-    let config = ferrule::frr::render::render(&computed.node_intent("node-21")).unwrap();
+    let config = ferrule::render(&computed.node_intent("node-21")).unwrap();
     (config, format!("{ip}/32"))
 }
 

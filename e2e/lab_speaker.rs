@@ -10,11 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ferrule::speaker::engine::{self, EngineConfig};
-use ferrule::speaker::frr_adapter::FrrDriver;
-use ferrule::speaker::metrics::Metrics;
-use ferrule::speaker::sink::FileSink;
-use ferrule::speaker::source;
+use ferrule::{engine, EngineConfig, FileSink, FrrDriver, Metrics};
 use harness::{tor_config, wait_established, wait_until, Instance, Lab, RouteMonitor};
 use tokio::sync::watch;
 
@@ -132,12 +128,12 @@ fn start_speakers(lab: &Lab, manifests: &Path, status: &Path) -> Speakers {
         let dir: PathBuf = manifests.to_path_buf();
         let name = node.name.clone();
         tasks.push(tokio::spawn(async move {
-            source::watch_dir(dir, "metallb-system".into(), name, tx)
+            ferrule::watch_dir(dir, "metallb-system".into(), name, tx)
                 .await
                 .unwrap();
         }));
         let mut cfg = EngineConfig::new(&node.name, "metallb-system");
-        cfg.addresses = ferrule::pipeline::Addresses::Allocate;
+        cfg.addresses = ferrule::Addresses::Allocate;
         cfg.coalesce = Duration::from_millis(10);
         cfg.poll_interval = Duration::from_millis(250);
         let frr = FrrDriver::new(node.client());
@@ -159,7 +155,7 @@ fn status_table(status: &Path) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    ferrule::speaker::table::render(status, now)
+    ferrule::status_table(status, now)
 }
 
 /// Rows of the sessions table whose BGP and BFD columns read `bgp` and `bfd`.

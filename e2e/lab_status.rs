@@ -6,7 +6,8 @@ mod harness;
 
 use std::time::Duration;
 
-use ferrule::frr::status::{self, BfdStatus, FrrStatus, SessionState};
+use ferrule::frr_status::{self as status, BfdStatus, BgpState as SessionState};
+use ferrule::FrrStatus;
 
 const NODE: &str = "\
 bfd

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use ferrule::pipeline::{self, Addresses};
+use ferrule::{Addresses, Options};
 
 #[derive(Parser)]
 #[command(
@@ -28,7 +28,7 @@ enum Command {
     /// Render each node's FRR config from a directory of manifests.
     Render(RenderArgs),
     /// Run beside FRR on a node: apply the node's config and publish its state.
-    Speaker(ferrule::speaker::SpeakerArgs),
+    Speaker(ferrule::SpeakerArgs),
     /// Print the status tables of a file-mode speaker (as `kubectl get` would).
     Status {
         /// The speaker's --status-dir.
@@ -36,7 +36,7 @@ enum Command {
         status_dir: PathBuf,
     },
     /// Allocate LoadBalancer addresses from IPAddressPools (leader-elected).
-    Controller(ferrule::controller::ControllerOptions),
+    Controller(ferrule::ControllerOptions),
 }
 
 #[derive(clap::Args)]
@@ -74,18 +74,18 @@ fn main() -> anyhow::Result<()> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs() as i64;
-            print!("{}", ferrule::speaker::table::render(&status_dir, now));
+            print!("{}", ferrule::status_table(&status_dir, now));
         }
         Command::Speaker(args) => {
             init_logging(cli.log_json);
-            runtime()?.block_on(ferrule::speaker::run(args))?;
+            runtime()?.block_on(ferrule::run_speaker(args))?;
         }
         Command::Controller(opts) => {
             init_logging(cli.log_json);
             runtime()?.block_on(async {
                 let client = kube::Client::try_default().await?;
                 tokio::select! {
-                    r = ferrule::controller::run(client, opts) => r?,
+                    r = ferrule::run_controller(client, opts) => r?,
                     _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, stopping"),
                 }
                 anyhow::Ok(())
@@ -124,10 +124,10 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
-    let opts = pipeline::Options {
+    let opts = Options {
         lb_class: args.lb_class.clone(),
     };
-    let computed = pipeline::compute(
+    let computed = ferrule::compute(
         &loaded.snapshot,
         &opts,
         Addresses::Allocate,
@@ -166,8 +166,7 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
     }
     let mut out = String::new();
     for (node, intent) in &intents {
-        let config = ferrule::frr::render::render(intent)
-            .with_context(|| format!("rendering node {node}"))?;
+        let config = ferrule::render(intent).with_context(|| format!("rendering node {node}"))?;
         if intents.len() > 1 {
             out.push_str(&format!("! ---- node {node} ----\n"));
         }

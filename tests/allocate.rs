@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ferrule::core::allocate::{allocate, pool_usage, Allocation, AllocationError, PoolUsage};
-use ferrule::core::model::{
+use ferrule::model::{
     Assignment, IpFamily, IpFamilyPolicy, IpRange, Labels, Pool, PoolAllocation, Requirement,
     Selector, Service, ServiceKey, ServicePort,
 };
+use ferrule::{allocate, pool_usage, Allocation, AllocationError, PoolUsage};
 use ipnet::IpNet;
 use proptest::prelude::*;
 

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrule::api::IPAddressPool;
-use ferrule::controller::leader::Leadership;
-use ferrule::controller::{
-    reconcile_once, run, ControllerOptions, Inputs, Memory, POOL_ANNOTATION,
+use ferrule::Leadership;
+use ferrule::{
+    fetch, reconcile_once, run_controller as run, ControllerOptions, Memory, POOL_ANNOTATION,
 };
 use futures::TryStreamExt;
 use ipnet::IpNet;
@@ -203,7 +203,7 @@ async fn seed_service_gets_an_address_in_one_reconcile() {
     let leadership = Leadership::unconditional();
     let mut memory = Memory::default();
 
-    let inputs = Inputs::fetch(&client, NS).await.unwrap();
+    let inputs = fetch(&client, NS).await.unwrap();
     let report = reconcile_once(&client, &opts, &leadership, &inputs, &mut memory)
         .await
         .unwrap();
@@ -235,7 +235,7 @@ async fn seed_service_gets_an_address_in_one_reconcile() {
 
     // The same view again changes nothing and says nothing.
     let before = server.requests().len();
-    let inputs = Inputs::fetch(&client, NS).await.unwrap();
+    let inputs = fetch(&client, NS).await.unwrap();
     let report = reconcile_once(&client, &opts, &leadership, &inputs, &mut memory)
         .await
         .unwrap();
@@ -251,11 +251,11 @@ async fn reconcile_writes_nothing_without_leadership() {
     let client = server.client();
     create(&server, NS, &seed_pool()).await;
     create(&server, "default", &seed_service()).await;
-    let inputs = Inputs::fetch(&client, NS).await.unwrap();
+    let inputs = fetch(&client, NS).await.unwrap();
     // A leadership that has already ended (never acquired).
-    let (ended, _never_polled) = ferrule::controller::leader::elect(
+    let (ended, _never_polled) = ferrule::elect(
         client.clone(),
-        ferrule::controller::leader::LeaseConfig {
+        ferrule::LeaseConfig {
             name: "x".into(),
             namespace: NS.into(),
             identity: "x".into(),
@@ -272,10 +272,7 @@ async fn reconcile_writes_nothing_without_leadership() {
         &mut Memory::default(),
     )
     .await;
-    assert!(matches!(
-        result,
-        Err(ferrule::controller::ControllerError::NotLeader)
-    ));
+    assert!(matches!(result, Err(ferrule::ControllerError::NotLeader)));
     assert!(
         server.writes_excluding(&[]).len() == 2,
         "only the test's two creates"

@@ -4,166 +4,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ferrule::core::intent::{
-    all_node_intents, node_intent, ClusterView, NodeIntent, WithholdReason,
+mod support;
+
+use ferrule::model::{
+    Advertisement, BfdProfile, Community, Endpoint, Node, Peer, PeerAddress, RemoteAs, Selector,
+    ServiceKey, EXCLUDE_LB_LABEL,
 };
-use ferrule::core::model::{
-    Advertisement, Assignment, BfdProfile, Community, Config, Endpoint, IpRange, Node, Peer,
-    PeerAddress, Pool, RemoteAs, Requirement, Selector, Service, ServiceKey, EXCLUDE_LB_LABEL,
-};
+use ferrule::{all_node_intents, node_intent, NodeIntent, WithholdReason};
 use ipnet::IpNet;
 use proptest::prelude::*;
-
-// ---------------------------------------------------------------------------------------------
-// Builders
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn net(s: &str) -> IpNet {
-    s.parse().unwrap()
-}
-
-fn key(s: &str) -> ServiceKey {
-    let (ns, name) = s.split_once('/').unwrap();
-    ServiceKey::new(ns, name)
-}
-
-fn sel(k: &str, v: &str) -> Selector {
-    Selector {
-        requirements: vec![Requirement::In(k.into(), BTreeSet::from([v.to_string()]))],
-    }
-}
-
-fn pool(name: &str, cidr: &str) -> Pool {
-    let n = net(cidr);
-    Pool {
-        name: name.into(),
-        labels: BTreeMap::new(),
-        ranges: vec![IpRange {
-            first: n.network(),
-            last: n.broadcast(),
-        }],
-        cidrs: vec![n],
-        auto_assign: true,
-        avoid_buggy_ips: false,
-        allocation: None,
-    }
-}
-
-fn peer(name: &str, addr: &str) -> Peer {
-    Peer::new(name, 65100, RemoteAs::Asn(65000), PeerAddress::Ip(ip(addr)))
-}
-
-fn adv(name: &str, pools: &[&str]) -> Advertisement {
-    Advertisement {
-        name: name.into(),
-        aggregation_length_v4: 32,
-        aggregation_length_v6: 128,
-        local_pref: None,
-        communities: BTreeSet::new(),
-        pools: pools.iter().map(|p| p.to_string()).collect(),
-        node_selectors: vec![],
-        peers: BTreeSet::new(),
-        service_selectors: vec![],
-    }
-}
-
-fn service(k: &str, etp_local: bool) -> Service {
-    Service {
-        key: key(k),
-        labels: BTreeMap::from([("app".to_string(), k.split('/').nth(1).unwrap().to_string())]),
-        is_ours: true,
-        etp_local,
-        requested_ips: vec![],
-        requested_pool: None,
-        sharing_key: None,
-        ports: BTreeSet::new(),
-        selector: BTreeMap::new(),
-        ip_families: vec![],
-        ip_family_policy: ferrule::core::model::IpFamilyPolicy::SingleStack,
-        current_ips: vec![],
-    }
-}
-
-fn node(name: &str) -> Node {
-    Node {
-        name: name.into(),
-        labels: BTreeMap::from([("kubernetes.io/hostname".to_string(), name.to_string())]),
-        network_unavailable: false,
-    }
-}
-
-fn ep(node: &str, serving: bool) -> Endpoint {
-    Endpoint {
-        node: Some(node.into()),
-        serving,
-    }
-}
-
-/// Owns everything a `ClusterView` borrows.
-#[derive(Clone, Debug, Default)]
-struct Fixture {
-    config: Config,
-    services: BTreeMap<ServiceKey, Service>,
-    assignments: BTreeMap<ServiceKey, Assignment>,
-    endpoints: BTreeMap<ServiceKey, Vec<Endpoint>>,
-    nodes: BTreeMap<String, Node>,
-}
-
-impl Fixture {
-    fn view(&self) -> ClusterView<'_> {
-        ClusterView {
-            config: &self.config,
-            services: &self.services,
-            assignments: &self.assignments,
-            endpoints: &self.endpoints,
-            nodes: &self.nodes,
-        }
-    }
-    fn add_pool(&mut self, p: Pool) -> &mut Self {
-        self.config.pools.insert(p.name.clone(), p);
-        self
-    }
-    fn add_peer(&mut self, p: Peer) -> &mut Self {
-        self.config.peers.insert(p.name.clone(), p);
-        self
-    }
-    fn add_adv(&mut self, a: Advertisement) -> &mut Self {
-        self.config.advertisements.insert(a.name.clone(), a);
-        self
-    }
-    fn add_node(&mut self, n: Node) -> &mut Self {
-        self.nodes.insert(n.name.clone(), n);
-        self
-    }
-    /// A Service with its assignment and endpoints.
-    fn add_service(&mut self, s: Service, pool: &str, ips: &[&str], eps: Vec<Endpoint>) {
-        let k = s.key.clone();
-        self.assignments.insert(
-            k.clone(),
-            Assignment {
-                pool: pool.into(),
-                ips: ips.iter().map(|s| ip(s)).collect(),
-            },
-        );
-        self.endpoints.insert(k.clone(), eps);
-        self.services.insert(k, s);
-    }
-    fn peer_mut(&mut self, name: &str) -> &mut Peer {
-        self.config.peers.get_mut(name).unwrap()
-    }
-    fn adv_mut(&mut self, name: &str) -> &mut Advertisement {
-        self.config.advertisements.get_mut(name).unwrap()
-    }
-    fn node_mut(&mut self, name: &str) -> &mut Node {
-        self.nodes.get_mut(name).unwrap()
-    }
-    fn svc_mut(&mut self, k: &str) -> &mut Service {
-        self.services.get_mut(&key(k)).unwrap()
-    }
-}
+use support::fixtures::{adv, ep, ip, key, net, node, peer, pool, sel, service, Fixture};
 
 /// The scenario from the article: one pool, two ToRs, one advertisement, an ETP=Local
 /// Service with endpoints on node-a and node-b, none on node-c.
@@ -819,8 +669,8 @@ fn neighbor_copies_peer_session_fields_and_lists_its_bfd_profiles() {
     t.graceful_restart = true;
     t.source_address = Some(ip("10.0.0.100"));
     t.bfd_profile = Some("fast".into());
-    t.password = Some(ferrule::core::model::Password::new("s3cret".into()));
-    t.timers = Some(ferrule::core::model::Timers {
+    t.password = Some(ferrule::model::Password::new("s3cret".into()));
+    t.timers = Some(ferrule::model::Timers {
         keepalive: 10,
         hold: 30,
     });

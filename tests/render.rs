@@ -2,15 +2,16 @@
 //! (`tests/testdata/render/<scenario>.conf`, regenerated with `UPDATE_GOLDEN=1`), and every
 //! golden config checked by real FRR (`vtysh --dryrun`).
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use ferrule::core::intent::{Announcement, Neighbor, NodeIntent, Router};
-use ferrule::core::model::{BfdProfile, Community, Password, PeerAddress, RemoteAs, Timers};
-use ferrule::frr::render::testing::{frr_check, stanzas};
-use ferrule::frr::render::{render, RenderError};
+use ferrule::model::{BfdProfile, Community, Password, PeerAddress, RemoteAs, Timers};
+use ferrule::{render, Announcement, Neighbor, NodeIntent, RenderError, Router};
 use ipnet::IpNet;
 use pretty_assertions::assert_eq;
+use support::frr::{frr_check, validate_with_frr, vtysh_path};
 
 // ---------------------------------------------------------------- builders
 
@@ -860,10 +861,14 @@ fn render_is_deterministic() {
 #[test]
 fn stanza_shape_of_seed() {
     let config = render(&scenarios()[1].1).unwrap();
-    let top: Vec<String> = stanzas(&config)
+    // The version header, which the config parser sets aside, then the stanzas in order.
+    let header: Vec<&str> = config.lines().take(2).collect();
+    assert_eq!(header, ["frr version 8.4", "frr defaults traditional"]);
+    let top: Vec<String> = ferrule::frr_config::parse(&config)
+        .lines
         .into_iter()
         .map(|s| {
-            let words: Vec<&str> = s.line.split_whitespace().take(2).collect();
+            let words: Vec<&str> = s.text.split_whitespace().take(2).collect();
             // Tags are hashes; the shape is what matters here.
             words
                 .join(" ")
@@ -874,8 +879,6 @@ fn stanza_shape_of_seed() {
     assert_eq!(
         top,
         [
-            "frr version",
-            "frr defaults",
             "bgp route-map",
             "route-map ferrule-10.0.0.1-in",
             "route-map ferrule-10.0.0.1-out",
@@ -1067,4 +1070,20 @@ fn interface_neighbors_are_named_by_interface() {
     let config = render(&intent).unwrap();
     assert!(config.contains(" neighbor eth1 interface remote-as 65000\n"));
     assert!(config.contains("  neighbor eth1 route-map ferrule-if-eth1-out out\n"));
+}
+
+#[test]
+fn validate_with_frr_names_the_bad_line() {
+    if vtysh_path().is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("vtysh is required under CI=true");
+        }
+        eprintln!("!!! vtysh not found: validate_with_frr test SKIPPED");
+        return;
+    }
+    let good = render(&scenarios()[1].1).unwrap();
+    assert_eq!(validate_with_frr(&good), Ok(()));
+    let bad = format!("{good}router bgp 65100\n neighbor 192.0.2.1 frobnicate\nexit\n");
+    let err = validate_with_frr(&bad).unwrap_err();
+    assert!(err.contains("frobnicate"), "{err}");
 }

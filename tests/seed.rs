@@ -5,17 +5,17 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use ferrule::core::intent::WithholdReason;
-use ferrule::core::model::{Community, ServiceKey};
-use ferrule::pipeline::{self, Addresses};
+use ferrule::model::{Community, ServiceKey};
+use ferrule::WithholdReason;
+use ferrule::{compute, Addresses, Options};
 
-fn seed() -> pipeline::Computed {
+fn seed() -> ferrule::Computed {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed");
     let loaded = ferrule::manifests::load_dir(&dir, "metallb-system").expect("examples/seed loads");
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    pipeline::compute(
+    compute(
         &loaded.snapshot,
-        &pipeline::Options::default(),
+        &Options::default(),
         Addresses::Allocate,
         &BTreeMap::new(),
     )

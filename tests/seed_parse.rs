@@ -4,10 +4,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use ferrule::core::cluster;
-use ferrule::core::model::{Community, IpRange, PeerAddress, RemoteAs, ServiceKey, Timers};
-use ferrule::core::validate::validate;
+use ferrule::cluster;
 use ferrule::manifests::{self, Loaded, Warning};
+use ferrule::model::{Community, IpRange, PeerAddress, RemoteAs, ServiceKey, Timers};
+use ferrule::validate;
 
 const NAMESPACE: &str = "metallb-system";
 
@@ -128,7 +128,7 @@ fn shared_seed_loads_and_validates() {
 fn seed_peers_file_alone_derives_keepalive() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed");
     let text = std::fs::read_to_string(dir.join("02-peers.yaml")).unwrap();
-    let mut snapshot = ferrule::core::validate::Snapshot {
+    let mut snapshot = ferrule::Snapshot {
         namespace: NAMESPACE.into(),
         ..Default::default()
     };

@@ -1,76 +1,17 @@
 //! The reconcile engine with a scripted FRR and an in-memory status sink: what it applies,
 //! when, how often, and what it publishes.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferrule::core::validate::Snapshot;
-use ferrule::speaker::engine::{self, Applied, EngineConfig, Frr, StatusSink};
-use ferrule::speaker::metrics::Metrics;
-use ferrule::speaker::state::{FrrState, SessionState};
-use ferrule::speaker::status::StatusObjects;
+mod support;
+
+use ferrule::{engine, EngineConfig, FrrState, Metrics, SessionState, Snapshot, StatusObjects};
+use support::fake_frr::{FakeFrr, MemorySink};
 use tokio::sync::watch;
 
-#[derive(Default)]
-struct Script {
-    applied: Vec<String>,
-    fail_next: usize,
-    state: FrrState,
-    reads: usize,
-    restarts: u64,
-}
-
-#[derive(Clone, Default)]
-struct FakeFrr(Arc<Mutex<Script>>);
-
-impl Frr for FakeFrr {
-    async fn apply(&mut self, config: &str) -> Applied {
-        let mut s = self.0.lock().unwrap();
-        if s.fail_next > 0 {
-            s.fail_next -= 1;
-            return Applied {
-                ok: false,
-                message: Some("% Unknown command: bogus".into()),
-                commands_sent: 1,
-                duration: Duration::from_millis(1),
-            };
-        }
-        s.applied.push(config.to_string());
-        Applied {
-            ok: true,
-            message: None,
-            commands_sent: 3,
-            duration: Duration::from_millis(1),
-        }
-    }
-
-    async fn read_state(&mut self) -> Result<FrrState, String> {
-        let mut s = self.0.lock().unwrap();
-        s.reads += 1;
-        Ok(s.state.clone())
-    }
-
-    fn restarts(&self) -> u64 {
-        self.0.lock().unwrap().restarts
-    }
-}
-
-#[derive(Clone, Default)]
-struct MemorySink(Arc<Mutex<Vec<StatusObjects>>>);
-
-impl StatusSink for MemorySink {
-    async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, String> {
-        self.0.lock().unwrap().push(objects.clone());
-        Ok(1)
-    }
-}
-
 fn seed() -> Snapshot {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed");
-    ferrule::manifests::load_dir(&dir, "metallb-system")
-        .unwrap()
-        .snapshot
+    support::fixtures::seed_snapshot()
 }
 
 /// The seed without node-21's endpoint.
@@ -98,7 +39,7 @@ fn start(node: &str, initial: Option<Snapshot>) -> Harness {
     let (tx, rx) = watch::channel(initial.map(Arc::new));
     let (stop, stop_rx) = watch::channel(false);
     let mut cfg = EngineConfig::new(node, "metallb-system");
-    cfg.addresses = ferrule::pipeline::Addresses::Allocate;
+    cfg.addresses = ferrule::Addresses::Allocate;
     cfg.coalesce = Duration::from_millis(30);
     cfg.poll_interval = Duration::from_millis(20);
     cfg.min_backoff = Duration::from_millis(20);

@@ -5,21 +5,17 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrule::api::status::{BGPSession, ServiceAnnouncement, SpeakerNode};
-use ferrule::core::validate::Snapshot;
-use ferrule::pipeline::{self, Addresses};
-use ferrule::speaker::engine::{self, Applied, EngineConfig, Frr, StatusSink};
-use ferrule::speaker::metrics::Metrics;
-use ferrule::speaker::sink::KubeSink;
-use ferrule::speaker::state::{FrrState, SessionState};
-use ferrule::speaker::status::{self, ApplyInfo};
+use ferrule::Snapshot;
+use ferrule::{build_status, engine, ApplyInfo, EngineConfig, KubeSink, Metrics, StatusSink};
+use ferrule::{compute, Addresses, Options};
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, ServiceStatus};
 use support::apiserver::ApiServer;
 use support::eventually;
+use support::fake_frr::FakeFrr;
 use tokio::sync::watch;
 
 const NS: &str = "metallb-system";
@@ -28,8 +24,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// The seed's objects in the stand-in, with web already holding 203.0.113.5 (as the
 /// controller would have written).
 fn seeded_server() -> ApiServer {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed");
-    let s = ferrule::manifests::load_dir(&dir, NS).unwrap().snapshot;
+    let s = support::fixtures::seed_snapshot();
     let server = ApiServer::new();
     s.pools.iter().for_each(|o| server.seed(o));
     s.peers.iter().for_each(|o| server.seed(o));
@@ -55,7 +50,7 @@ fn seeded_server() -> ApiServer {
 
 async fn snapshot_from(server: &ApiServer, node: &str) -> Arc<Snapshot> {
     let (tx, mut rx) = watch::channel(None);
-    let task = tokio::spawn(ferrule::speaker::kube_source::run(
+    let task = tokio::spawn(ferrule::watch_cluster(
         server.client_as("speaker"),
         NS.into(),
         node.into(),
@@ -91,9 +86,9 @@ async fn source_builds_the_node_snapshot_and_caches_only_what_the_node_needs() {
         .all(|e| e.addresses.len() <= 1));
 
     // The speaker announces what the controller assigned, from status.
-    let computed = pipeline::compute(
+    let computed = compute(
         &snap,
-        &pipeline::Options::default(),
+        &Options::default(),
         Addresses::FromStatus,
         &BTreeMap::new(),
     );
@@ -149,9 +144,9 @@ async fn spec_less_and_malformed_metallb_objects_cost_only_themselves() {
 async fn sink_writes_changed_objects_only_and_removes_stale_ones() {
     let server = seeded_server();
     let snap = snapshot_from(&server, "node-21").await;
-    let computed = pipeline::compute(
+    let computed = compute(
         &snap,
-        &pipeline::Options::default(),
+        &Options::default(),
         Addresses::FromStatus,
         &BTreeMap::new(),
     );
@@ -162,7 +157,7 @@ async fn sink_writes_changed_objects_only_and_removes_stale_ones() {
         generation: 1,
         ..Default::default()
     };
-    let objects = status::build(NS, &intent, None, Some(&apply), &[]);
+    let objects = build_status(NS, &intent, None, Some(&apply), &[]);
 
     let mut sink = KubeSink::new(server.client_as("speaker"), NS, "node-21");
     let written = sink.publish(&objects).await.unwrap();
@@ -201,42 +196,6 @@ async fn sink_writes_changed_objects_only_and_removes_stale_ones() {
     eprintln!("speaker grants not exercised here: {unused:?}");
 }
 
-/// FRR that accepts every config and reports both ToR sessions Established.
-struct AcceptingFrr {
-    applied: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Frr for AcceptingFrr {
-    async fn apply(&mut self, config: &str) -> Applied {
-        self.applied.lock().unwrap().push(config.to_string());
-        Applied {
-            ok: true,
-            message: None,
-            commands_sent: 3,
-            duration: Duration::from_millis(1),
-        }
-    }
-
-    async fn read_state(&mut self) -> Result<FrrState, String> {
-        let session = |ip: &str| SessionState {
-            vrf: None,
-            neighbor: ip.into(),
-            bgp_state: "Established".into(),
-            established_epoch: Some(1_700_000_000),
-            prefixes_sent: 1,
-            prefixes_received: 0,
-            connections_established: 1,
-            connections_dropped: 0,
-            bfd: Some("up".into()),
-            last_error: None,
-        };
-        Ok(FrrState {
-            version: "8.4.4".into(),
-            sessions: vec![session("10.0.0.1"), session("10.0.0.2")],
-        })
-    }
-}
-
 /// The whole speaker in Kubernetes mode: reflectors in, FRR (scripted) applied, status and
 /// Events out through server-side apply, all through kube's real Client.
 #[tokio::test]
@@ -244,22 +203,20 @@ async fn kube_mode_speaker_publishes_status_and_service_events() {
     let server = seeded_server();
     let client = server.client_as("speaker");
     let (tx, rx) = watch::channel(None);
-    let source = tokio::spawn(ferrule::speaker::kube_source::run(
+    let source = tokio::spawn(ferrule::watch_cluster(
         client.clone(),
         NS.into(),
         "node-21".into(),
         tx,
     ));
-    let applied = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let frr = FakeFrr::established(&["10.0.0.1", "10.0.0.2"]);
     let mut cfg = EngineConfig::new("node-21", NS);
     cfg.poll_interval = Duration::from_millis(50);
     let (stop, stop_rx) = watch::channel(false);
     let engine = tokio::spawn(engine::run(
         cfg,
         rx,
-        AcceptingFrr {
-            applied: applied.clone(),
-        },
+        frr.clone(),
         KubeSink::new(client.clone(), NS, "node-21"),
         Metrics::new(),
         stop_rx,
@@ -292,7 +249,7 @@ async fn kube_mode_speaker_publishes_status_and_service_events() {
         .find(|a| a.spec.service == "default/web")
         .unwrap();
     assert_eq!(web.status.as_ref().unwrap().state, "Announced");
-    assert!(applied.lock().unwrap()[0].contains("network 203.0.113.5/32"));
+    assert!(frr.applied()[0].contains("network 203.0.113.5/32"));
     let node: Vec<SpeakerNode> = server.objects();
     assert_eq!(node[0].status.as_ref().unwrap().apply_result, "Success");
     assert_eq!(node[0].status.as_ref().unwrap().frr_version, "8.4.4");
@@ -332,7 +289,7 @@ async fn kube_mode_speaker_publishes_status_and_service_events() {
     let note = event.note.unwrap();
     assert!(note.contains("withdrawn from node node-21"), "{note}");
     assert!(note.contains("externalTrafficPolicy is Local"), "{note}");
-    let last = applied.lock().unwrap().last().cloned().unwrap();
+    let last = frr.applied().last().cloned().unwrap();
     assert!(!last.contains("network 203.0.113.5/32"), "{last}");
     let ann: Vec<ServiceAnnouncement> = server.objects();
     let web = ann

@@ -8,7 +8,6 @@ mod community;
 mod peer;
 mod pool;
 pub mod status;
-pub mod untyped;
 
 pub use advertisement::{BGPAdvertisement, BGPAdvertisementSpec};
 pub use bfd::{BFDProfile, BFDProfileSpec};
@@ -84,41 +83,4 @@ pub fn crds_yaml() -> String {
         out.push_str(&serde_yaml::to_string(&crd).expect("CRDs serialize"));
     }
     out
-}
-
-/// A `metallb.io` object as the API server returns it, typed. MetalLB's docs create some of
-/// them with no `spec` at all ("every default"), which the generated types do not accept,
-/// so an absent spec is read as an empty one; anything else that does not fit the type is
-/// an error for that one object (never for the whole list).
-pub fn from_api_object<K: serde::de::DeserializeOwned>(
-    mut value: serde_json::Value,
-) -> Result<K, serde_json::Error> {
-    if let Some(map) = value.as_object_mut() {
-        map.entry("spec")
-            .or_insert_with(|| serde_json::Value::Object(Default::default()));
-    }
-    serde_json::from_value(value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_api_object_without_spec_reads_as_defaults() {
-        let adv: BGPAdvertisement = from_api_object(serde_json::json!({
-            "apiVersion": "metallb.io/v1beta1",
-            "kind": "BGPAdvertisement",
-            "metadata": { "name": "all", "namespace": "metallb-system" },
-        }))
-        .unwrap();
-        assert_eq!(adv.spec, BGPAdvertisementSpec::default());
-        let bad = from_api_object::<IPAddressPool>(serde_json::json!({
-            "apiVersion": "metallb.io/v1beta1",
-            "kind": "IPAddressPool",
-            "metadata": { "name": "p" },
-            "spec": { "addresses": "not-a-list" },
-        }));
-        assert!(bad.is_err());
-    }
 }

@@ -10,23 +10,19 @@
 //! SpeakerNode status.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{DynamicObject, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::reflector::Store;
+use kube::{Client, ResourceExt};
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use super::leader::Leadership;
-use super::{watch, ControllerError};
-use crate::api::untyped::{self, Unfit};
+use super::leader::{LeaderTask, Leadership, Pass};
 use crate::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool};
-use crate::core::validate::{validate, Snapshot, ValidationError};
+use crate::core::pipeline::{self, Addresses, Options};
+use crate::core::snapshot::ValidationError;
+use crate::kube::stores::Stores;
+use crate::kube::untyped::{self, Unfit};
 
 pub const VALID: &str = "Valid";
 
@@ -116,101 +112,69 @@ fn condition_update(
     })
 }
 
-/// The watch tasks end with the loop that reads their stores.
-struct AbortOnDrop(Vec<tokio::task::JoinHandle<Result<(), ControllerError>>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.iter().for_each(|t| t.abort());
-    }
-}
-
-struct Kind {
-    name: &'static str,
-    store: Store<DynamicObject>,
-    api: Api<DynamicObject>,
-}
-
-/// Watches the MetalLB objects (and the Nodes their validation reads) and keeps
-/// every object's `Valid` condition current while `leadership` holds.
-pub async fn run(
-    client: Client,
+/// The conditions loop's state, driven by [`super::leader::lead`].
+pub struct Conditions {
     namespace: String,
-    leadership: &Leadership,
-    debounce: Duration,
-) -> Result<(), ControllerError> {
-    let (wake, mut woken) = mpsc::channel::<()>(1);
-    let mut watches = Vec::new();
-    let mut kinds = Vec::new();
-    macro_rules! metallb {
-        ($k:ty, $name:literal) => {{
-            let (store, writer) = untyped::store::<$k>();
-            let api = untyped::api::<$k>(&client, &namespace);
-            watches.push(tokio::spawn(watch(
-                reflector::reflector(writer, watcher(api.clone(), watcher::Config::default())),
-                wake.clone(),
-                $name,
-            )));
-            kinds.push(Kind {
-                name: $name,
-                store,
-                api,
-            });
-        }};
-    }
-    metallb!(IPAddressPool, "IPAddressPool");
-    metallb!(BGPPeer, "BGPPeer");
-    metallb!(BGPAdvertisement, "BGPAdvertisement");
-    metallb!(BFDProfile, "BFDProfile");
-    metallb!(Community, "Community");
-    let (nodes, nodes_w) = reflector::store::<Node>();
-    watches.push(tokio::spawn(watch(
-        reflector::reflector(
-            nodes_w,
-            // Only labels matter here: no images, volumes or node info held per node.
-            watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
-                .modify(crate::trim::node),
-        ),
-        wake.clone(),
-        "Node",
-    )));
-    drop(wake);
-    let _watches = AbortOnDrop(watches);
+    leadership: Leadership,
+    stores: Stores,
+    /// Per kind: the store of its objects and the API to patch their status with.
+    kinds: Vec<(&'static str, Store<DynamicObject>, Api<DynamicObject>)>,
+}
 
-    for k in &kinds {
-        if k.store.wait_until_ready().await.is_err() {
-            return Err(ControllerError::WatchEnded(k.name));
+impl Conditions {
+    pub fn new(client: Client, namespace: String, leadership: Leadership, stores: Stores) -> Self {
+        let ns = namespace.as_str();
+        let mut kinds = Vec::new();
+        let mut add = |name, store: &Option<Store<DynamicObject>>, api| {
+            if let Some(store) = store {
+                kinds.push((name, store.clone(), api));
+            }
+        };
+        add(
+            "IPAddressPool",
+            &stores.pools,
+            untyped::api::<IPAddressPool>(&client, ns),
+        );
+        add(
+            "BGPPeer",
+            &stores.peers,
+            untyped::api::<BGPPeer>(&client, ns),
+        );
+        add(
+            "BGPAdvertisement",
+            &stores.advertisements,
+            untyped::api::<BGPAdvertisement>(&client, ns),
+        );
+        add(
+            "BFDProfile",
+            &stores.bfd_profiles,
+            untyped::api::<BFDProfile>(&client, ns),
+        );
+        add(
+            "Community",
+            &stores.communities,
+            untyped::api::<Community>(&client, ns),
+        );
+        Conditions {
+            namespace,
+            leadership,
+            stores,
+            kinds,
         }
     }
-    if nodes.wait_until_ready().await.is_err() {
-        return Err(ControllerError::WatchEnded("Node"));
-    }
-    let mut leader_changes = leadership.subscribe();
-    leader_changes.mark_changed();
-    let mut retry_at: Option<Instant> = None;
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        tokio::select! {
-            w = woken.recv() => if w.is_none() { return Err(ControllerError::WatchEnded("metallb.io")) },
-            changed = leader_changes.changed() => if changed.is_err() { return Ok(()) },
-            _ = super::sleep_until(retry_at) => {}
-        }
-        retry_at = None;
-        tokio::time::sleep(debounce).await;
-        while woken.try_recv().is_ok() {}
-        if !leadership.is_leader() {
-            continue;
-        }
-        match converge(&kinds, &nodes, &namespace, leadership).await {
-            Ok(0) => backoff = Duration::from_millis(200),
+}
+
+impl LeaderTask for Conditions {
+    async fn pass(&mut self) -> Pass {
+        match converge(self).await {
+            Ok(0) => Pass::Done,
             Ok(n) => {
                 tracing::debug!(writes = n, "validation conditions written");
-                backoff = Duration::from_millis(200);
+                Pass::Done
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot write validation conditions; retrying");
-                retry_at = Some(Instant::now() + backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                Pass::Failed
             }
         }
     }
@@ -243,53 +207,33 @@ fn stand_in_secrets(peers: &[BGPPeer]) -> Vec<k8s_openapi::api::core::v1::Secret
         .collect()
 }
 
-async fn converge(
-    kinds: &[Kind],
-    nodes: &Store<Node>,
-    namespace: &str,
-    leadership: &Leadership,
-) -> Result<usize, kube::Error> {
-    let store = |name: &str| &kinds.iter().find(|k| k.name == name).expect("kind").store;
-    let mut unfit = Vec::new();
-    let mut take = |u: Vec<Unfit>| unfit.extend(u);
-    let (pools, u) = untyped::typed::<IPAddressPool>(store("IPAddressPool"));
-    take(u);
-    let (peers, u) = untyped::typed::<BGPPeer>(store("BGPPeer"));
-    take(u);
-    let (advertisements, u) = untyped::typed::<BGPAdvertisement>(store("BGPAdvertisement"));
-    take(u);
-    let (bfd_profiles, u) = untyped::typed::<BFDProfile>(store("BFDProfile"));
-    take(u);
-    let (communities, u) = untyped::typed::<Community>(store("Community"));
-    take(u);
-    let snapshot = Snapshot {
-        namespace: namespace.into(),
-        pools,
-        peers,
-        advertisements,
-        bfd_profiles,
-        communities,
-        nodes: nodes.state().iter().map(|n| (**n).clone()).collect(),
-        ..Snapshot::default()
-    };
-    let mut snapshot = snapshot;
+async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
+    let built = c.stores.snapshot(&c.namespace);
+    let mut snapshot = built.snapshot;
     snapshot.secrets = stand_in_secrets(&snapshot.peers);
-    let errors = validate(&snapshot).errors;
-    let mut objects: Vec<(Key, &Kind, std::sync::Arc<DynamicObject>)> = Vec::new();
-    for k in kinds {
-        for obj in k.store.state() {
+    // The speakers' own computation: what they would leave out is what is invalid.
+    let errors = pipeline::compute(
+        &snapshot,
+        &Options::default(),
+        Addresses::FromStatus,
+        &BTreeMap::new(),
+    )
+    .errors;
+    let mut objects: Vec<(Key, &Api<DynamicObject>, std::sync::Arc<DynamicObject>)> = Vec::new();
+    for (kind, store, api) in &c.kinds {
+        for obj in store.state() {
             let key = (
-                k.name.to_string(),
+                kind.to_string(),
                 obj.namespace().unwrap_or_default(),
                 obj.name_any(),
             );
-            objects.push((key, k, obj));
+            objects.push((key, api, obj));
         }
     }
     let keys: Vec<Key> = objects.iter().map(|(k, _, _)| k.clone()).collect();
-    let verdicts = verdicts(&keys, &errors, &unfit);
+    let verdicts = verdicts(&keys, &errors, &built.unfit);
     let mut writes = 0;
-    for (key, kind, obj) in &objects {
+    for (key, api, obj) in &objects {
         let conditions: Vec<Condition> = obj
             .data
             .get("status")
@@ -301,7 +245,7 @@ async fn converge(
         else {
             continue;
         };
-        if !leadership.is_leader() {
+        if !c.leadership.is_leader() {
             return Ok(writes);
         }
         let mut all: Vec<Condition> = conditions
@@ -310,8 +254,7 @@ async fn converge(
             .collect();
         all.push(update);
         let patch = json!({ "status": { "conditions": all } });
-        kind.api
-            .patch_status(&key.2, &PatchParams::default(), &Patch::Merge(&patch))
+        api.patch_status(&key.2, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         writes += 1;
     }

@@ -16,6 +16,8 @@ use kube::Client;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::kube::reflect::{sleep_until, Backoff, Changes, WatchError};
+
 /// Who we are and how the lease is kept.
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
@@ -216,5 +218,61 @@ async fn try_acquire_or_renew(
         }
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Attempt::Other),
         Err(e) => Err(e),
+    }
+}
+
+/// What one pass of a leader's loop asks for next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    /// Nothing more until the next change.
+    Done,
+    /// Run again soon: the view was behind our own writes, or an object changed under us.
+    Requeue,
+    /// A write failed: run again after a growing delay.
+    Failed,
+}
+
+/// One of the leader's loops (allocation, conditions).
+pub trait LeaderTask: Send {
+    /// One pass over the current view; only called while leading.
+    fn pass(&mut self) -> impl std::future::Future<Output = Pass> + Send;
+    /// Leadership ended: forget what only the leader may know.
+    fn lost(&mut self) {}
+}
+
+/// Runs `task` after every change (debounced) and whenever leadership is gained, while
+/// this process leads, retrying as each pass asks. Returns when leadership can no longer
+/// change (the elector is gone), or with an error when every watch has ended.
+pub async fn lead<T: LeaderTask>(
+    leadership: &Leadership,
+    mut changes: Changes,
+    debounce: Duration,
+    task: &mut T,
+) -> Result<(), WatchError> {
+    let mut leader_changes = leadership.subscribe();
+    leader_changes.mark_changed();
+    let mut retry_at: Option<Instant> = None;
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            r = changes.wait() => r?,
+            changed = leader_changes.changed() => if changed.is_err() { return Ok(()) },
+            _ = sleep_until(retry_at) => {}
+        }
+        retry_at = None;
+        tokio::time::sleep(debounce).await;
+        changes.settle();
+        if !leadership.is_leader() {
+            task.lost();
+            continue;
+        }
+        match task.pass().await {
+            Pass::Done => backoff.reset(),
+            Pass::Requeue => {
+                backoff.reset();
+                retry_at = Some(Instant::now() + backoff.next_delay());
+            }
+            Pass::Failed => retry_at = Some(Instant::now() + backoff.failed()),
+        }
     }
 }

@@ -10,7 +10,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use super::model::{
     Endpoint, IpFamily, IpFamilyPolicy, Labels, Node, ObjectRef, Service, ServiceKey, ServicePort,
 };
-use super::validate::{Snapshot, ValidationError};
+use super::snapshot::{Snapshot, ValidationError};
 
 /// Addresses the Service asks for (comma separated, at most one per family).
 pub const ANNOTATION_IPS: &str = "metallb.io/loadBalancerIPs";

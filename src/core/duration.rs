@@ -115,6 +115,19 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
     Ok(Duration::from_nanos(total as u64))
 }
 
+/// A duration given on the command line: a Go duration (`250ms`, `15s`, `1m30s`), or a
+/// bare number of seconds (`15`).
+pub fn parse_flag(input: &str) -> Result<Duration, DurationError> {
+    let s = input.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = s
+            .parse()
+            .map_err(|_| DurationError::Overflow(input.into()))?;
+        return Ok(Duration::from_secs(secs));
+    }
+    parse(s)
+}
+
 /// The duration in whole seconds, or `None` if it has a fractional part.
 pub fn whole_seconds(d: Duration) -> Option<u64> {
     (d.subsec_nanos() == 0).then_some(d.as_secs())

@@ -1,14 +1,7 @@
-//! FRR driver: hot reload through vtysh in O(change), and status read back from FRR.
-//!
-//! `config` parses FRR config text into a normalized tree, `diff` turns desired vs running
-//! trees into an ordered command batch, `apply` sends it in one vtysh call and verifies,
-//! `status` parses FRR's BGP/BFD JSON, `vtysh` runs the commands (through a vtysh process,
-//! or straight over the daemons' sockets with `vty`).
-pub mod apply;
-pub mod config;
-pub mod diff;
-pub mod names;
+//! The FRR adapter: a node's intent rendered into a full FRR config ([`render`]), brought
+//! into the running daemons in O(change) ([`reload`]: parse, diff, apply and verify) over
+//! the daemons' own CLI ([`cli`]), and FRR's BGP/BFD state read back ([`status`]).
+pub mod cli;
+pub mod reload;
 pub mod render;
 pub mod status;
-pub mod vty;
-pub mod vtysh;

@@ -7,7 +7,7 @@
 //! - `peerState` (`OK`, `Admin`, `PfxCt`, `Policy`, `RTT`) appeared in 8.x; absent -> `None`.
 //! - Session states: summary says `state: "Established"`, neighbors say
 //!   `bgpState: "Established"`; older and newer releases differ in casing (`established`)
-//!   and some print `Idle (Admin)` — all map to [`SessionState`].
+//!   and some print `Idle (Admin)` — all map to [`BgpState`].
 //! - BFD status is `up`/`down`/`init`/`shutdown` in `show bfd peers json` but `Up`/`Down` in
 //!   `peerBfdInfo.status` of the neighbor JSON.
 //! - `show bfd peers json`: `uptime` (s) only while up, `downtime` (s) only while down,
@@ -21,7 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::vtysh::{Vtysh, VtyshError};
+use super::cli::{Cli, CliError, Transport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
@@ -32,14 +32,14 @@ pub enum StatusError {
         source: serde_json::Error,
     },
     #[error(transparent)]
-    Vtysh(#[from] VtyshError),
+    Cli(#[from] CliError),
 }
 
 /// Everything ferrule reports about one node's sessions, read in one vtysh call.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct FrrStatus {
     /// Per VRF and peer (all address families in `address_family_info`).
-    pub neighbors: Vec<Neighbor>,
+    pub neighbors: Vec<BgpNeighbor>,
     /// Per VRF, address family and peer.
     pub summary: Vec<SummaryPeer>,
     pub bfd_peers: Vec<BfdPeer>,
@@ -54,9 +54,9 @@ const STATUS_COMMANDS: [&str; 4] = [
 ];
 
 impl FrrStatus {
-    /// Read BGP and BFD state from FRR (one vtysh process for the four show commands).
-    pub async fn read(vtysh: &Vtysh) -> Result<FrrStatus, StatusError> {
-        let out = vtysh.exec(&STATUS_COMMANDS).await?;
+    /// Read BGP and BFD state from FRR (one round trip for the four show commands).
+    pub async fn read(cli: &Cli) -> Result<FrrStatus, StatusError> {
+        let out = cli.exec(&STATUS_COMMANDS).await?;
         let get = |i: usize| out.get(i).map(String::as_str).unwrap_or_default();
         Ok(FrrStatus {
             neighbors: parse_bgp_vrf_all_neighbors(get(0))?,
@@ -66,7 +66,7 @@ impl FrrStatus {
         })
     }
 
-    pub fn neighbor(&self, vrf: &str, address: &str) -> Option<&Neighbor> {
+    pub fn neighbor(&self, vrf: &str, address: &str) -> Option<&BgpNeighbor> {
         self.neighbors
             .iter()
             .find(|n| n.vrf == vrf && n.address == address)
@@ -82,7 +82,7 @@ impl FrrStatus {
 
 /// A BGP FSM state as FRR names it (any casing, `Idle (Admin)` style suffixes ignored).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum SessionState {
+pub enum BgpState {
     #[default]
     Idle,
     Connect,
@@ -95,39 +95,39 @@ pub enum SessionState {
     Other(String),
 }
 
-impl SessionState {
-    pub fn parse(s: &str) -> SessionState {
+impl BgpState {
+    pub fn parse(s: &str) -> BgpState {
         let word = s.split_whitespace().next().unwrap_or("");
         match word.to_ascii_lowercase().as_str() {
-            "idle" => SessionState::Idle,
-            "connect" => SessionState::Connect,
-            "active" => SessionState::Active,
-            "opensent" => SessionState::OpenSent,
-            "openconfirm" => SessionState::OpenConfirm,
-            "established" => SessionState::Established,
-            "clearing" => SessionState::Clearing,
-            "deleted" => SessionState::Deleted,
-            _ => SessionState::Other(s.to_string()),
+            "idle" => BgpState::Idle,
+            "connect" => BgpState::Connect,
+            "active" => BgpState::Active,
+            "opensent" => BgpState::OpenSent,
+            "openconfirm" => BgpState::OpenConfirm,
+            "established" => BgpState::Established,
+            "clearing" => BgpState::Clearing,
+            "deleted" => BgpState::Deleted,
+            _ => BgpState::Other(s.to_string()),
         }
     }
 
     pub fn is_established(&self) -> bool {
-        *self == SessionState::Established
+        *self == BgpState::Established
     }
 }
 
-impl fmt::Display for SessionState {
+impl fmt::Display for BgpState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionState::Other(s) => f.write_str(s),
+            BgpState::Other(s) => f.write_str(s),
             other => write!(f, "{other:?}"),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for SessionState {
+impl<'de> Deserialize<'de> for BgpState {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(SessionState::parse(&String::deserialize(d)?))
+        Ok(BgpState::parse(&String::deserialize(d)?))
     }
 }
 
@@ -187,7 +187,7 @@ pub struct SummaryPeer {
     pub remote_as: Option<u32>,
     #[serde(deserialize_with = "lenient_u32")]
     pub local_as: Option<u32>,
-    pub state: SessionState,
+    pub state: BgpState,
     /// FRR >= 8: `OK`, `Admin`, `PfxCt`, `Policy`, `RTT`.
     pub peer_state: Option<String>,
     pub peer_uptime_msec: Option<u64>,
@@ -298,7 +298,7 @@ pub struct NeighborBfd {
 /// One neighbor of `show bgp [vrf all] neighbors json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, rename_all = "camelCase")]
-pub struct Neighbor {
+pub struct BgpNeighbor {
     #[serde(skip_deserializing)]
     pub vrf: String,
     #[serde(skip_deserializing)]
@@ -311,7 +311,7 @@ pub struct Neighbor {
     pub remote_router_id: Option<String>,
     pub nbr_external_link: bool,
     pub nbr_internal_link: bool,
-    pub bgp_state: SessionState,
+    pub bgp_state: BgpState,
     /// Only while Established.
     pub bgp_timer_up_msec: Option<u64>,
     pub bgp_timer_up_established_epoch: Option<u64>,
@@ -330,7 +330,7 @@ pub struct Neighbor {
 }
 
 /// Parse `show bgp neighbors json` (one VRF, keyed by peer).
-pub fn parse_bgp_neighbors(json: &str, vrf: &str) -> Result<Vec<Neighbor>, StatusError> {
+pub fn parse_bgp_neighbors(json: &str, vrf: &str) -> Result<Vec<BgpNeighbor>, StatusError> {
     const CMD: &str = "show bgp neighbors json";
     let v = object(parse(json, CMD)?, CMD)?;
     let mut out = Vec::new();
@@ -342,7 +342,7 @@ pub fn parse_bgp_neighbors(json: &str, vrf: &str) -> Result<Vec<Neighbor>, Statu
 }
 
 /// Parse `show bgp vrf all neighbors json` (`{ "default": { "vrfId": 0, "192.0.2.1": {..} } }`).
-pub fn parse_bgp_vrf_all_neighbors(json: &str) -> Result<Vec<Neighbor>, StatusError> {
+pub fn parse_bgp_vrf_all_neighbors(json: &str) -> Result<Vec<BgpNeighbor>, StatusError> {
     const CMD: &str = "show bgp vrf all neighbors json";
     let v = object(parse(json, CMD)?, CMD)?;
     let mut out = Vec::new();
@@ -361,7 +361,7 @@ pub fn parse_bgp_vrf_all_neighbors(json: &str) -> Result<Vec<Neighbor>, StatusEr
 fn neighbors_vrf(
     vrf: &str,
     peers: &Map<String, Value>,
-    out: &mut Vec<Neighbor>,
+    out: &mut Vec<BgpNeighbor>,
 ) -> Result<(), serde_json::Error> {
     for (address, p) in peers {
         // `vrfId`, `vrfName` and similar scalars sit next to the peer objects.
@@ -369,7 +369,7 @@ fn neighbors_vrf(
         if !is_peer {
             continue;
         }
-        let mut n: Neighbor = serde_json::from_value(p.clone())?;
+        let mut n: BgpNeighbor = serde_json::from_value(p.clone())?;
         n.vrf = vrf.to_string();
         n.address = address.clone();
         out.push(n);
@@ -500,16 +500,16 @@ mod tests {
     #[test]
     fn session_states_parse_across_versions() {
         let table = [
-            ("Established", SessionState::Established),
-            ("established", SessionState::Established),
-            ("Idle (Admin)", SessionState::Idle),
-            ("Active", SessionState::Active),
-            ("OpenSent", SessionState::OpenSent),
-            ("Clearing", SessionState::Clearing),
-            ("Weird", SessionState::Other("Weird".into())),
+            ("Established", BgpState::Established),
+            ("established", BgpState::Established),
+            ("Idle (Admin)", BgpState::Idle),
+            ("Active", BgpState::Active),
+            ("OpenSent", BgpState::OpenSent),
+            ("Clearing", BgpState::Clearing),
+            ("Weird", BgpState::Other("Weird".into())),
         ];
         for (input, want) in table {
-            assert_eq!(SessionState::parse(input), want, "{input}");
+            assert_eq!(BgpState::parse(input), want, "{input}");
         }
         let bfd = [
             ("up", BfdStatus::Up),
@@ -534,7 +534,7 @@ mod tests {
             (p.vrf.as_str(), p.afi_safi.as_str(), p.address.as_str()),
             ("default", "ipv4Unicast", "192.0.2.21")
         );
-        assert_eq!(p.state, SessionState::Established);
+        assert_eq!(p.state, BgpState::Established);
         assert_eq!(p.peer_state.as_deref(), Some("OK"));
         assert_eq!(p.remote_as, Some(65100));
         assert_eq!(p.pfx_rcd, Some(3));
@@ -566,7 +566,7 @@ mod tests {
             assert_eq!(n.len(), 1, "{file}: vrfId/vrfName are not peers");
             let n = &n[0];
             assert_eq!(n.address, "192.0.2.1");
-            assert_eq!(n.bgp_state, SessionState::Established);
+            assert_eq!(n.bgp_state, BgpState::Established);
             assert_eq!(n.bgp_timer_hold_time_msecs, Some(9000));
             assert!(n.message_stats.updates_sent > 0);
             let af = &n.address_family_info["ipv4Unicast"];
@@ -599,26 +599,16 @@ mod tests {
     fn frr_10_shaped_samples() {
         let s =
             parse_bgp_vrf_all_summary(&sample("frr10-shaped-bgp-vrf-all-summary.json")).unwrap();
-        let by: Vec<(&str, &str, &SessionState, Option<u32>)> = s
+        let by: Vec<(&str, &str, &BgpState, Option<u32>)> = s
             .iter()
             .map(|p| (p.vrf.as_str(), p.address.as_str(), &p.state, p.remote_as))
             .collect();
         assert_eq!(
             by,
             [
-                (
-                    "default",
-                    "192.0.2.1",
-                    &SessionState::Established,
-                    Some(65000)
-                ),
-                ("default", "192.0.2.2", &SessionState::Idle, None),
-                (
-                    "red",
-                    "2001:db8::1",
-                    &SessionState::Established,
-                    Some(65000)
-                ),
+                ("default", "192.0.2.1", &BgpState::Established, Some(65000)),
+                ("default", "192.0.2.2", &BgpState::Idle, None),
+                ("red", "2001:db8::1", &BgpState::Established, Some(65000)),
             ]
         );
         assert_eq!(s[1].peer_state.as_deref(), Some("Admin"));
@@ -628,7 +618,7 @@ mod tests {
             .unwrap();
         assert_eq!(n.len(), 2);
         assert_eq!(n[0].peer_bfd_info.as_ref().unwrap().status, BfdStatus::Up);
-        assert_eq!(n[1].bgp_state, SessionState::Idle);
+        assert_eq!(n[1].bgp_state, BgpState::Idle);
         assert_eq!(n[1].remote_as, None);
         assert_eq!(n[1].message_stats, MessageStats::default());
 

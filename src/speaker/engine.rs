@@ -1,26 +1,33 @@
-//! The reconcile engine: one loop per node that turns snapshots into an FRR config, applies
-//! it (at most one apply in flight, bursts collapsed by a short coalescing window, failures
-//! retried with backoff while the last good config stays in FRR), reads FRR's state back and
-//! publishes status when it changes.
+//! The reconcile engine: one per node, turning snapshots into an FRR config, applying it
+//! (at most one apply in flight, bursts collapsed by a short coalescing window, failures
+//! retried with backoff while the last good config stays in FRR), reading FRR's state back
+//! and publishing status when it changes.
+//!
+//! [`Engine`] holds the state and reacts to three things: a new snapshot
+//! ([`Engine::on_snapshot`]), a poll tick ([`Engine::on_poll`]) and the moment to bring FRR to
+//! the desired config ([`Engine::apply`]). [`run`] is the event loop around it.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::events::{self, AnnouncementEvent};
 use super::metrics::Metrics;
+use super::sink::SinkError;
 use super::state::FrrState;
 use super::status::{self, ApplyInfo, StatusObjects};
 use crate::api::status::ServiceAnnouncement;
 use crate::core::intent::NodeIntent;
 use crate::core::model::{Assignment, ServiceKey};
-use crate::core::validate::{Snapshot, ValidationError};
-use crate::pipeline::{self, Addresses};
+use crate::core::pipeline::{self, Addresses};
+use crate::core::snapshot::{Snapshot, ValidationError};
+use crate::frr::render::{self, RenderError};
+use crate::frr::status::StatusError;
+use crate::kube::reflect::{sleep_until, Backoff};
 
 /// The outcome of bringing FRR to a config.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,10 +39,10 @@ pub struct Applied {
     pub duration: Duration,
 }
 
-/// The FRR side of the engine (the vtysh driver in production, fakes in tests).
+/// The FRR side of the engine (the FRR driver in production, fakes in tests).
 pub trait Frr: Send {
     fn apply(&mut self, config: &str) -> impl Future<Output = Applied> + Send;
-    fn read_state(&mut self) -> impl Future<Output = Result<FrrState, String>> + Send;
+    fn read_state(&mut self) -> impl Future<Output = Result<FrrState, StatusError>> + Send;
     /// A counter that moves when FRR may have lost the config it was given (a daemon
     /// restarted); the engine then applies again.
     fn restarts(&self) -> u64 {
@@ -49,7 +56,7 @@ pub trait StatusSink: Send {
     fn publish(
         &mut self,
         objects: &StatusObjects,
-    ) -> impl Future<Output = Result<usize, String>> + Send;
+    ) -> impl Future<Output = Result<usize, SinkError>> + Send;
 
     /// Tell about Services this node started or stopped announcing (after the apply that
     /// did it). Best effort: a lost event is logged, never retried.
@@ -92,13 +99,7 @@ impl EngineConfig {
     }
 }
 
-pub fn config_hash(config: &str) -> String {
-    Sha256::digest(config.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
+/// What FRR should run, computed from the latest snapshot.
 struct Desired {
     config: String,
     hash: String,
@@ -108,89 +109,265 @@ struct Desired {
     announcements: Arc<Vec<ServiceAnnouncement>>,
 }
 
+/// One node's reconcile state.
+pub struct Engine<F: Frr, S: StatusSink> {
+    cfg: EngineConfig,
+    frr: F,
+    sink: S,
+    metrics: Metrics,
+    /// Addresses handed out by the last computation (file mode keeps them stable).
+    previous: BTreeMap<ServiceKey, Assignment>,
+    desired: Option<Desired>,
+    /// The hash of the config FRR was last brought to; `None` forces an apply.
+    applied_hash: Option<String>,
+    /// The announcements of the config FRR runs; None until the first apply (a restart is a
+    /// baseline, not a burst of events).
+    applied_announcements: Option<Arc<Vec<ServiceAnnouncement>>>,
+    last_apply: Option<ApplyInfo>,
+    generation: u64,
+    frr_state: Option<FrrState>,
+    published: Option<StatusObjects>,
+    /// When the change now being worked on was first seen (for the latency log).
+    change_seen: Option<Instant>,
+    backoff: Backoff,
+    restarts: u64,
+}
+
+impl<F: Frr, S: StatusSink> Engine<F, S> {
+    pub fn new(cfg: EngineConfig, frr: F, sink: S, metrics: Metrics) -> Self {
+        let restarts = frr.restarts();
+        let backoff = Backoff::new(cfg.min_backoff, cfg.max_backoff);
+        Engine {
+            cfg,
+            frr,
+            sink,
+            metrics,
+            previous: BTreeMap::new(),
+            desired: None,
+            applied_hash: None,
+            applied_announcements: None,
+            last_apply: None,
+            generation: 0,
+            frr_state: None,
+            published: None,
+            change_seen: None,
+            backoff,
+            restarts,
+        }
+    }
+
+    /// A change arrived; the coalescing window starts (for the latency log).
+    pub fn on_change(&mut self) {
+        self.change_seen.get_or_insert_with(Instant::now);
+    }
+
+    /// Recompute the desired config from `snapshot`. A config that cannot be rendered
+    /// leaves the previous desired config (and FRR) as they are; false then.
+    pub fn on_snapshot(&mut self, snapshot: &Snapshot) -> bool {
+        self.metrics.reconciles.inc();
+        let t = Instant::now();
+        match self.compute(snapshot) {
+            Ok(d) => {
+                debug!(us = t.elapsed().as_micros() as u64, hash = %&d.hash[..12], "computed");
+                self.desired = Some(d);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot render config; keeping FRR as it is");
+                false
+            }
+        }
+    }
+
+    /// Read FRR's state back, notice restarted daemons, publish. Returns true when FRR
+    /// must be given its config again.
+    pub async fn on_poll(&mut self) -> bool {
+        match self.frr.read_state().await {
+            Ok(state) => {
+                self.metrics.observe(&state);
+                self.frr_state = Some(state);
+            }
+            Err(e) => debug!(error = %e, "cannot read FRR state"),
+        }
+        let mut reapply = false;
+        if self.frr.restarts() != self.restarts {
+            self.restarts = self.frr.restarts();
+            if self.applied_hash.take().is_some() {
+                warn!("FRR restarted (its connection was re-opened); applying the config again");
+                reapply = true;
+            }
+        }
+        self.publish().await;
+        reapply
+    }
+
+    /// Bring FRR to the desired config when it differs from what FRR was last brought to.
+    /// Returns the delay before a retry when the apply failed.
+    pub async fn apply(&mut self) -> Option<Duration> {
+        let d = self.desired.as_ref()?;
+        if self.applied_hash.as_deref() == Some(d.hash.as_str()) {
+            self.change_seen = None;
+            self.publish().await;
+            return None;
+        }
+        let started = Instant::now();
+        let result = self.frr.apply(&d.config).await;
+        let elapsed = result.duration.max(started.elapsed());
+        self.metrics.apply_duration.observe(elapsed.as_secs_f64());
+        let mut retry = None;
+        if result.ok {
+            self.generation += 1;
+            if result.commands_sent > 0 {
+                self.metrics.applies.inc();
+            }
+            let since_change_ms = self
+                .change_seen
+                .take()
+                .map(|t| t.elapsed().as_millis() as u64);
+            info!(hash = %&d.hash[..12], commands = result.commands_sent, ms = elapsed.as_millis() as u64, since_change_ms, "applied");
+            self.applied_hash = Some(d.hash.clone());
+            let announcements = d.announcements.clone();
+            if let Some(before) = self.applied_announcements.replace(announcements.clone()) {
+                if !Arc::ptr_eq(&before, &announcements) {
+                    let evs = events::diff(&self.cfg.node, &before, &announcements);
+                    if evs.len() > events::MAX_PER_APPLY {
+                        info!(
+                            changed = evs.len(),
+                            sent = events::MAX_PER_APPLY,
+                            "more Services changed than Events are sent per apply"
+                        );
+                    }
+                    self.sink
+                        .events(&evs[..evs.len().min(events::MAX_PER_APPLY)])
+                        .await;
+                }
+            }
+            self.backoff.reset();
+            self.metrics.set_ready(true);
+        } else {
+            self.metrics.apply_errors.inc();
+            let delay = self.backoff.failed();
+            warn!(
+                error = result.message.as_deref().unwrap_or(""),
+                retry_in_ms = delay.as_millis() as u64,
+                "apply failed; last good config stays"
+            );
+            retry = Some(delay);
+        }
+        let d = self.desired.as_ref()?;
+        self.last_apply = Some(ApplyInfo {
+            ok: result.ok,
+            message: result.message.clone(),
+            config_hash: if result.ok {
+                d.hash.clone()
+            } else {
+                self.applied_hash.clone().unwrap_or_default()
+            },
+            generation: self.generation,
+            duration_ms: elapsed.as_millis() as u64,
+            commands_sent: result.commands_sent,
+        });
+        self.publish().await;
+        retry
+    }
+
+    fn compute(&mut self, snapshot: &Snapshot) -> Result<Desired, RenderError> {
+        let cfg = &self.cfg;
+        let computed = pipeline::compute(snapshot, &cfg.pipeline, cfg.addresses, &self.previous);
+        self.previous = computed.allocation.assigned.clone();
+        let intent = computed.node_intent(&cfg.node);
+        let config = render::render(&intent)?;
+        let hash = render::config_hash(&config);
+        let announcements = match &self.desired {
+            // Most changes touch no Service this node speaks for: keep the shared list.
+            Some(b) if b.intent == intent => b.announcements.clone(),
+            _ => Arc::new(status::announcements(&cfg.namespace, &intent)),
+        };
+        Ok(Desired {
+            config,
+            hash,
+            intent,
+            errors: computed.errors,
+            announcements,
+        })
+    }
+
+    /// Publish status if it changed. Nothing is published before the first apply: a
+    /// restarting speaker must not replace its previous status with half-known state.
+    async fn publish(&mut self) {
+        let (Some(d), Some(apply)) = (&self.desired, &self.last_apply) else {
+            return;
+        };
+        let objects = status::build_with(
+            &self.cfg.namespace,
+            &d.intent,
+            d.announcements.clone(),
+            self.frr_state.as_ref(),
+            Some(apply),
+            &d.errors,
+        );
+        if self.published.as_ref() == Some(&objects) {
+            return;
+        }
+        match self.sink.publish(&objects).await {
+            Ok(written) => {
+                self.metrics.status_writes.inc_by(written as u64);
+                self.published = Some(objects);
+            }
+            Err(e) => warn!(error = %e, "cannot publish status; will retry"),
+        }
+    }
+}
+
 /// Runs until `shutdown` turns true. `snapshots` holds `None` until the source has synced:
 /// nothing is applied before that, so a restart never withdraws what FRR announces.
 pub async fn run<F: Frr, S: StatusSink>(
     cfg: EngineConfig,
     mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
-    mut frr: F,
-    mut sink: S,
+    frr: F,
+    sink: S,
     metrics: Metrics,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let span = info_span!("speaker", node = %cfg.node);
     async move {
-        let mut previous: BTreeMap<ServiceKey, Assignment> = BTreeMap::new();
-        let mut desired: Option<Desired> = None;
-        let mut applied_hash: Option<String> = None;
-        // The announcements of the config FRR runs; None until the first apply (a restart
-        // is a baseline, not a burst of events).
-        let mut applied_announcements: Option<Arc<Vec<ServiceAnnouncement>>> = None;
-        let mut last_apply: Option<ApplyInfo> = None;
-        let mut generation = 0u64;
-        let mut frr_state: Option<FrrState> = None;
-        let mut published: Option<StatusObjects> = None;
-        let mut recompute_at: Option<tokio::time::Instant> = None;
-        // When the change now being worked on was first seen (for the latency log).
-        let mut change_seen: Option<Instant> = None;
-        let mut retry_at: Option<tokio::time::Instant> = None;
-        let mut backoff = cfg.min_backoff;
-        let mut restarts = frr.restarts();
+        let coalesce = cfg.coalesce;
         let mut poll = tokio::time::interval(cfg.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut engine = Engine::new(cfg, frr, sink, metrics);
+        let mut recompute_at: Option<tokio::time::Instant> = None;
+        let mut retry_at: Option<tokio::time::Instant> = None;
         // A snapshot may already be there.
         if snapshots.borrow().is_some() {
             recompute_at = Some(tokio::time::Instant::now());
         }
-
         loop {
-            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             tokio::select! {
                 changed = snapshots.changed() => {
                     if changed.is_err() {
                         info!("source closed; stopping");
                         break;
                     }
-                    // Coalesce: the first change of a burst starts the window, later ones ride along.
-                    recompute_at.get_or_insert(tokio::time::Instant::now() + cfg.coalesce);
-                    change_seen.get_or_insert_with(Instant::now);
+                    // Coalesce: the first change of a burst starts the window, later ones
+                    // ride along.
+                    recompute_at.get_or_insert(tokio::time::Instant::now() + coalesce);
+                    engine.on_change();
                     continue;
                 }
-                _ = tokio::time::sleep_until(recompute_at.unwrap_or(far)), if recompute_at.is_some() => {
+                _ = sleep_until(recompute_at), if recompute_at.is_some() => {
                     recompute_at = None;
                     let Some(snapshot) = snapshots.borrow_and_update().clone() else { continue };
-                    metrics.reconciles.inc();
-                    let t = Instant::now();
-                    match compute(&cfg, &snapshot, &mut previous, desired.as_ref()) {
-                        Ok(d) => {
-                            debug!(us = t.elapsed().as_micros() as u64, hash = %&d.hash[..12], "computed");
-                            desired = Some(d);
-                        }
-                        Err(e) => {
-                            warn!(error = %e, "cannot render config; keeping FRR as it is");
-                            continue;
-                        }
+                    if !engine.on_snapshot(&snapshot) {
+                        continue;
                     }
                 }
-                _ = tokio::time::sleep_until(retry_at.unwrap_or(far)), if retry_at.is_some() => {
+                _ = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
                 }
                 _ = poll.tick() => {
-                    match frr.read_state().await {
-                        Ok(state) => {
-                            metrics.observe(&state);
-                            frr_state = Some(state);
-                        }
-                        Err(e) => debug!(error = %e, "cannot read FRR state"),
+                    if engine.on_poll().await {
+                        retry_at = Some(tokio::time::Instant::now());
                     }
-                    if frr.restarts() != restarts {
-                        restarts = frr.restarts();
-                        if applied_hash.take().is_some() {
-                            warn!("FRR restarted (its connection was re-opened); applying the config again");
-                            retry_at = Some(tokio::time::Instant::now());
-                        }
-                    }
-                    publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
                     continue;
                 }
                 _ = shutdown.changed() => {
@@ -201,113 +378,11 @@ pub async fn run<F: Frr, S: StatusSink>(
                     continue;
                 }
             }
-
-            // Apply when the desired config differs from what FRR was last brought to.
-            let Some(d) = desired.as_ref() else { continue };
-            if applied_hash.as_deref() == Some(d.hash.as_str()) {
-                change_seen = None;
-                publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
-                continue;
+            if let Some(delay) = engine.apply().await {
+                retry_at = Some(tokio::time::Instant::now() + delay);
             }
-            let started = Instant::now();
-            let result = frr.apply(&d.config).await;
-            let elapsed = result.duration.max(started.elapsed());
-            metrics.apply_duration.observe(elapsed.as_secs_f64());
-            if result.ok {
-                generation += 1;
-                if result.commands_sent > 0 {
-                    metrics.applies.inc();
-                }
-                let since_change_ms = change_seen.take().map(|t| t.elapsed().as_millis() as u64);
-                info!(hash = %&d.hash[..12], commands = result.commands_sent, ms = elapsed.as_millis() as u64, since_change_ms, "applied");
-                applied_hash = Some(d.hash.clone());
-                if let Some(before) = applied_announcements.replace(d.announcements.clone()) {
-                    if !Arc::ptr_eq(&before, &d.announcements) {
-                        let evs = events::diff(&cfg.node, &before, &d.announcements);
-                        if evs.len() > events::MAX_PER_APPLY {
-                            info!(changed = evs.len(), sent = events::MAX_PER_APPLY, "more Services changed than Events are sent per apply");
-                        }
-                        sink.events(&evs[..evs.len().min(events::MAX_PER_APPLY)]).await;
-                    }
-                }
-                backoff = cfg.min_backoff;
-                metrics.set_ready(true);
-            } else {
-                metrics.apply_errors.inc();
-                warn!(error = result.message.as_deref().unwrap_or(""), retry_in_ms = backoff.as_millis() as u64, "apply failed; last good config stays");
-                retry_at = Some(tokio::time::Instant::now() + backoff);
-                backoff = (backoff * 2).min(cfg.max_backoff);
-            }
-            last_apply = Some(ApplyInfo {
-                ok: result.ok,
-                message: result.message.clone(),
-                config_hash: if result.ok { d.hash.clone() } else { applied_hash.clone().unwrap_or_default() },
-                generation,
-                duration_ms: elapsed.as_millis() as u64,
-                commands_sent: result.commands_sent,
-            });
-            publish(&cfg, desired.as_ref(), frr_state.as_ref(), last_apply.as_ref(), &mut sink, &mut published, &metrics).await;
         }
     }
     .instrument(span)
     .await
-}
-
-fn compute(
-    cfg: &EngineConfig,
-    snapshot: &Snapshot,
-    previous: &mut BTreeMap<ServiceKey, Assignment>,
-    before: Option<&Desired>,
-) -> Result<Desired, crate::frr::render::RenderError> {
-    let computed = pipeline::compute(snapshot, &cfg.pipeline, cfg.addresses, previous);
-    *previous = computed.allocation.assigned.clone();
-    let intent = computed.node_intent(&cfg.node);
-    let config = crate::frr::render::render(&intent)?;
-    let hash = config_hash(&config);
-    let announcements = match before {
-        // Most changes touch no Service this node speaks for: keep the shared list.
-        Some(b) if b.intent == intent => b.announcements.clone(),
-        _ => Arc::new(status::announcements(&cfg.namespace, &intent)),
-    };
-    Ok(Desired {
-        config,
-        hash,
-        intent,
-        errors: computed.errors,
-        announcements,
-    })
-}
-
-async fn publish<S: StatusSink>(
-    cfg: &EngineConfig,
-    desired: Option<&Desired>,
-    frr: Option<&FrrState>,
-    apply: Option<&ApplyInfo>,
-    sink: &mut S,
-    published: &mut Option<StatusObjects>,
-    metrics: &Metrics,
-) {
-    // Nothing is published before the first apply: a restarting speaker must not replace
-    // its previous status with half-known state.
-    let (Some(d), Some(_)) = (desired, apply) else {
-        return;
-    };
-    let objects = status::build_with(
-        &cfg.namespace,
-        &d.intent,
-        d.announcements.clone(),
-        frr,
-        apply,
-        &d.errors,
-    );
-    if published.as_ref() == Some(&objects) {
-        return;
-    }
-    match sink.publish(&objects).await {
-        Ok(written) => {
-            metrics.status_writes.inc_by(written as u64);
-            *published = Some(objects);
-        }
-        Err(e) => warn!(error = %e, "cannot publish status; will retry"),
-    }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::status::ServiceAnnouncement;
-use crate::controller::events::ServiceEvent;
+use crate::kube::events::ServiceEvent;
 
 pub const ANNOUNCED: &str = "Announced";
 pub const WITHDRAWN: &str = "Withdrawn";

@@ -1,32 +1,32 @@
-//! The engine's FRR side in production: the vtysh driver (diff + apply + verify) and the
+//! The engine's FRR side in production: the apply driver (diff + apply + verify) and the
 //! status parsers, translated into the speaker's own state types.
 
 use std::collections::BTreeMap;
 
 use super::engine::{Applied, Frr};
 use super::state::{FrrState, SessionState};
-use crate::frr::apply::{Driver, Outcome};
-use crate::frr::status::FrrStatus;
-use crate::frr::vtysh::Vtysh;
+use crate::frr::cli::{Cli, Transport};
+use crate::frr::reload::apply::{Driver, Outcome};
+use crate::frr::status::{FrrStatus, StatusError};
 
 pub struct FrrDriver {
     driver: Driver,
-    vtysh: Vtysh,
+    cli: Cli,
     version: Option<String>,
 }
 
 impl FrrDriver {
-    pub fn new(vtysh: Vtysh) -> Self {
+    pub fn new(cli: Cli) -> Self {
         FrrDriver {
-            driver: Driver::new(vtysh.clone()),
-            vtysh,
+            driver: Driver::new(cli.clone()),
+            cli,
             version: None,
         }
     }
 
     async fn version(&mut self) -> String {
         if self.version.is_none() {
-            if let Ok(out) = self.vtysh.show("show version").await {
+            if let Ok(out) = self.cli.show("show version").await {
                 // "FRRouting 8.4.4 (host) on Linux(...)."
                 let v = out
                     .lines()
@@ -71,13 +71,11 @@ impl Frr for FrrDriver {
     }
 
     fn restarts(&self) -> u64 {
-        self.vtysh.reconnects()
+        self.cli.reconnects()
     }
 
-    async fn read_state(&mut self) -> Result<FrrState, String> {
-        let status = FrrStatus::read(&self.vtysh)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn read_state(&mut self) -> Result<FrrState, StatusError> {
+        let status = FrrStatus::read(&self.cli).await?;
         let version = self.version().await;
         Ok(to_state(&status, version))
     }

@@ -1,11 +1,10 @@
 //! `ferrule speaker`: the per-node sidecar beside FRR. A source (Kubernetes or a directory
 //! of manifests) feeds snapshots to the reconcile engine, which applies the node's config
-//! through vtysh and publishes status to the API or a status directory.
+//! over FRR's CLI and publishes status to the API or a status directory.
 
 pub mod engine;
 pub mod events;
 pub mod frr_adapter;
-pub mod kube_source;
 pub mod metrics;
 pub mod sink;
 pub mod source;
@@ -20,8 +19,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::frr::vtysh::Vtysh;
-use crate::pipeline::Addresses;
+use crate::core::pipeline::Addresses;
+use crate::frr::cli::{Cli, VtyshProcess};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct SpeakerArgs {
@@ -68,6 +67,9 @@ pub struct SpeakerArgs {
     pub metrics_addr: String,
 }
 
+/// The longest any one FRR call may take (a 10,000-prefix first apply takes seconds).
+const FRR_TIMEOUT: Duration = Duration::from_secs(120);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FrrTransport {
     Socket,
@@ -75,15 +77,20 @@ pub enum FrrTransport {
 }
 
 impl SpeakerArgs {
-    pub fn vtysh(&self) -> Vtysh {
-        let mut v = Vtysh::new(&self.vty_socket_dir).with_config_dir(&self.frr_config_dir);
-        v.binary = self.vtysh.clone();
-        if let Some(w) = &self.vtysh_wrapper {
-            v = v.with_wrapper(w.split_whitespace());
-        }
+    /// How commands reach FRR, as the flags say.
+    pub fn cli(&self) -> Cli {
         match self.frr_transport {
-            FrrTransport::Socket => v.with_direct_sockets(),
-            FrrTransport::Vtysh => v,
+            FrrTransport::Socket => Cli::sockets(&self.vty_socket_dir, FRR_TIMEOUT),
+            FrrTransport::Vtysh => {
+                let mut v = VtyshProcess::new(&self.vty_socket_dir)
+                    .with_config_dir(&self.frr_config_dir)
+                    .with_timeout(FRR_TIMEOUT);
+                v.binary = self.vtysh.clone();
+                if let Some(w) = &self.vtysh_wrapper {
+                    v = v.with_wrapper(w.split_whitespace());
+                }
+                Cli::Process(v)
+            }
         }
     }
 
@@ -134,7 +141,7 @@ pub async fn run(args: SpeakerArgs) -> Result<(), SpeakerError> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let frr = frr_adapter::FrrDriver::new(args.vtysh());
+    let frr = frr_adapter::FrrDriver::new(args.cli());
     let cfg = args.engine_config();
     info!(node = %args.node, namespace = %args.namespace, file_mode = args.source.is_some(), "speaker starting");
     match &args.source {
@@ -158,7 +165,7 @@ pub async fn run(args: SpeakerArgs) -> Result<(), SpeakerError> {
         None => {
             let client = kube::Client::try_default().await?;
             let sink = sink::KubeSink::new(client.clone(), &args.namespace, &args.node);
-            tokio::spawn(kube_source::run(
+            tokio::spawn(source::watch_cluster(
                 client,
                 args.namespace.clone(),
                 args.node.clone(),

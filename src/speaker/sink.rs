@@ -12,11 +12,39 @@ use serde::Serialize;
 use tracing::{debug, warn};
 
 use super::engine::StatusSink;
-use super::events::AnnouncementEvent;
+use super::events::{AnnouncementEvent, ANNOUNCED};
 use super::status::StatusObjects;
 use crate::api::status::{BGPSession, ServiceAnnouncement, SpeakerNode, NODE_LABEL};
 
 const FIELD_MANAGER: &str = "ferrule-speaker";
+
+/// Why status could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{object}: {source}")]
+    Kube {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SinkError + '_ {
+    move |source| SinkError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn api(object: String) -> impl FnOnce(kube::Error) -> SinkError {
+    move |source| SinkError::Kube { object, source }
+}
 /// `reportingController` of the speaker's Events (the instance is the node).
 pub const EVENT_REPORTER: &str = "ferrule-speaker";
 
@@ -137,19 +165,18 @@ impl FileSink {
 }
 
 impl StatusSink for FileSink {
-    async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, String> {
+    async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, SinkError> {
         let changes = delta(&self.written, objects);
         for change in &changes {
             match change {
                 Change::Write(o) => {
                     let dir = self.dir.join(o.plural());
-                    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
                     let name = o.name();
                     let path = dir.join(format!("{name}.yaml"));
                     let tmp = dir.join(format!(".{name}.yaml.tmp"));
-                    std::fs::write(&tmp, o.yaml())
-                        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-                    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    std::fs::write(&tmp, o.yaml()).map_err(io(&tmp))?;
+                    std::fs::rename(&tmp, &path).map_err(io(&path))?;
                 }
                 Change::Delete { plural, name } => {
                     let _ =
@@ -275,12 +302,12 @@ impl StatusSink for KubeSink {
                 name: Some(e.name.clone()),
                 ..Default::default()
             };
-            let action = if e.event.reason == super::events::ANNOUNCED {
+            let action = if e.event.reason == ANNOUNCED {
                 "Announce"
             } else {
                 "Withdraw"
             };
-            if let Err(err) = crate::controller::events::create(
+            if let Err(err) = crate::kube::events::create(
                 &self.client,
                 &regarding,
                 EVENT_REPORTER,
@@ -295,9 +322,10 @@ impl StatusSink for KubeSink {
         }
     }
 
-    async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, String> {
+    async fn publish(&mut self, objects: &StatusObjects) -> Result<usize, SinkError> {
         if self.written.is_none() {
-            self.written = Some(self.load().await.map_err(|e| e.to_string())?);
+            let existing = self.load().await.map_err(api("existing status".into()))?;
+            self.written = Some(existing);
         }
         let before = self.written.clone().unwrap_or_default();
         let changes = delta(&before, objects);
@@ -306,20 +334,20 @@ impl StatusSink for KubeSink {
                 Change::Write(Obj::Session(o)) => self
                     .apply(*o)
                     .await
-                    .map_err(|e| format!("BGPSession {}: {e}", o.name_any()))?,
+                    .map_err(api(format!("BGPSession {}", o.name_any())))?,
                 Change::Write(Obj::Announcement(o)) => self
                     .apply(*o)
                     .await
-                    .map_err(|e| format!("ServiceAnnouncement {}: {e}", o.name_any()))?,
+                    .map_err(api(format!("ServiceAnnouncement {}", o.name_any())))?,
                 Change::Write(Obj::Node(o)) => self
                     .apply(*o)
                     .await
-                    .map_err(|e| format!("SpeakerNode {}: {e}", o.name_any()))?,
+                    .map_err(api(format!("SpeakerNode {}", o.name_any())))?,
                 Change::Delete { plural, name } => {
                     debug!(kind = plural, name, "deleting stale status object");
                     self.delete(plural, name)
                         .await
-                        .map_err(|e| format!("{plural} {name}: {e}"))?;
+                        .map_err(api(format!("{plural} {name}")))?;
                 }
             }
         }

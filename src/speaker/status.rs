@@ -15,7 +15,7 @@ use crate::api::status::{
 };
 use crate::core::intent::NodeIntent;
 use crate::core::model::ServiceKey;
-use crate::core::validate::ValidationError;
+use crate::core::snapshot::ValidationError;
 
 /// Everything one node publishes, each list sorted by object name. The announcements (one
 /// per Service, thousands on a big cluster) change only when the node's intent does; they

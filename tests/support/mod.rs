@@ -1,7 +1,13 @@
-//! Shared helpers for integration tests. Use with `mod support;`.
+//! What tests, benches and e2e share: the in-process API server stand-in and its RBAC
+//! check, one scripted FRR, fixtures, FRR's config validator, and polling with a deadline.
+//! Tests use it with `mod support;`; benches and e2e with
+//! `#[path = "../tests/support/mod.rs"] mod support;`.
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod fake_frr;
+pub mod fixtures;
+pub mod frr;
 pub mod rbac;
 
 use std::future::Future;

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::core::intent::NodeIntent;
-use crate::core::model::{RemoteAs, ServiceKey};
-use crate::pipeline::Computed;
+use super::intent::NodeIntent;
+use super::model::{RemoteAs, ServiceKey};
+use super::pipeline::Computed;
 
 /// One block per Service: its addresses, then per node what goes to which peer, or why not.
 pub fn explain(computed: &Computed, intents: &BTreeMap<String, NodeIntent>) -> String {

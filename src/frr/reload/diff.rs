@@ -671,7 +671,7 @@ fn render(steps: &[Step], exec: Vec<String>) -> Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frr::config::parse;
+    use crate::frr::reload::config::parse;
 
     const BASE: &str = "\
 bgp route-map delay-timer 0

@@ -23,7 +23,7 @@ use thiserror::Error;
 
 use crate::api;
 use crate::core::model::ObjectRef;
-use crate::core::validate::Snapshot;
+use crate::core::snapshot::Snapshot;
 
 /// Where a document sits: file, 1-based document number and the line it starts on, and the
 /// index inside a `List`'s items.
@@ -142,7 +142,7 @@ pub fn load_dir(dir: &Path, namespace: &str) -> Result<Loaded, ManifestError> {
 }
 
 /// [`load_dir`] keeping of Services, EndpointSlices and Nodes only what the speaker of
-/// `node` reads ([`crate::trim`]), trimmed as each object is read so the untrimmed cluster
+/// `node` reads ([`super::trim`]), trimmed as each object is read so the untrimmed cluster
 /// is never in memory at once.
 pub fn load_dir_trimmed(dir: &Path, namespace: &str, node: &str) -> Result<Loaded, ManifestError> {
     let mut loaded = load(dir, namespace, Some(node))?;
@@ -416,7 +416,7 @@ fn add_value(
             &mut snapshot.services,
             |mut o: Service| {
                 if trim.is_some() {
-                    crate::trim::service(&mut o);
+                    super::trim::service(&mut o);
                 }
                 o
             },
@@ -429,7 +429,7 @@ fn add_value(
         ),
         ("v1", "Node") => cx.add(value, Scope::Cluster, &mut snapshot.nodes, |mut o: Node| {
             if trim.is_some() {
-                crate::trim::node(&mut o);
+                super::trim::node(&mut o);
             }
             o
         }),
@@ -445,7 +445,7 @@ fn add_value(
             &mut snapshot.endpoint_slices,
             |mut o: EndpointSlice| {
                 if let Some(node) = trim {
-                    crate::trim::endpoint_slice(&mut o, node);
+                    super::trim::endpoint_slice(&mut o, node);
                 }
                 o
             },

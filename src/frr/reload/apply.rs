@@ -1,8 +1,8 @@
 //! Apply a desired FRR config: diff against the running config, send the change in ONE
-//! vtysh invocation, read back and verify; on failure report FRR's words and restore.
+//! batch, read back and verify; on failure report FRR's words and restore.
 //!
 //! The running config read back after each successful apply is kept and used as the basis
-//! of the next diff, so a change costs one vtysh process (batch + soft clears + read-back),
+//! of the next diff, so a change costs one round trip (batch + soft clears + read-back),
 //! not two: that is what makes an attribute change reach the peer in well under 100 ms.
 //! The cache cannot hide drift: every apply verifies the fresh read-back against the
 //! desired config, an apply with nothing to send re-reads before saying so, and a batch
@@ -10,11 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::config::{parse, Config};
 use super::diff::{diff, Batch};
-use super::vtysh::{redact, Vtysh, VtyshError};
+use crate::frr::cli::{redact, Cli, CliError, Transport};
+use crate::frr::render::config_hash;
 
 /// How an apply ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub enum Outcome {
 pub struct ApplyResult {
     pub outcome: Outcome,
     pub duration: Duration,
-    /// Of `duration`, the time spent waiting for vtysh/FRR (the rest is ferrule's own
+    /// Of `duration`, the time spent waiting for FRR (the rest is ferrule's own
     /// parse and diff work).
     pub frr_duration: Duration,
     /// Commands sent to FRR (config incl. context navigation, and soft clears), over all
@@ -61,18 +60,11 @@ impl ApplyResult {
 /// The driver for one FRR instance. Applies are serialized by `&mut self`.
 /// (No `Debug`: the last good config may hold BGP passwords.)
 pub struct Driver {
-    vtysh: Vtysh,
+    cli: Cli,
     /// The last desired config that applied and verified.
     last_good: Option<String>,
     /// Running config as read back after the last verified apply.
     running: Option<Config>,
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Why a batch did not bring FRR to the desired config.
@@ -81,10 +73,10 @@ struct Failure {
     command: Option<String>,
 }
 
-impl From<VtyshError> for Failure {
-    fn from(e: VtyshError) -> Self {
+impl From<CliError> for Failure {
+    fn from(e: CliError) -> Self {
         match e {
-            VtyshError::Rejected {
+            CliError::Rejected {
                 command, message, ..
             } => Failure {
                 message,
@@ -99,16 +91,16 @@ impl From<VtyshError> for Failure {
 }
 
 impl Driver {
-    pub fn new(vtysh: Vtysh) -> Self {
+    pub fn new(cli: Cli) -> Self {
         Driver {
-            vtysh,
+            cli,
             last_good: None,
             running: None,
         }
     }
 
-    pub fn vtysh(&self) -> &Vtysh {
-        &self.vtysh
+    pub fn cli(&self) -> &Cli {
+        &self.cli
     }
 
     /// The last desired config that applied cleanly.
@@ -123,7 +115,7 @@ impl Driver {
 
     async fn read_running(&self, result: &mut ApplyResult) -> Result<Config, Failure> {
         let t = Instant::now();
-        let text = self.vtysh.running_config().await;
+        let text = self.cli.running_config().await;
         result.frr_duration += t.elapsed();
         Ok(parse(&text?))
     }
@@ -136,7 +128,7 @@ impl Driver {
             frr_duration: Duration::ZERO,
             commands_sent: 0,
             changes: 0,
-            config_hash: sha256_hex(desired),
+            config_hash: config_hash(desired),
             batch: Vec::new(),
             warnings: Vec::new(),
         };
@@ -215,7 +207,7 @@ impl Driver {
                     // network someone already removed). Retry from a fresh read, but only
                     // when the refused command is no longer part of the fix: otherwise it
                     // would just be refused again.
-                    let _ = self.vtysh.end_configuration().await;
+                    let _ = self.cli.end_configuration().await;
                     let fresh = self
                         .read_running(result)
                         .await
@@ -241,10 +233,7 @@ impl Driver {
         result.changes += batch.changes;
         result.batch.extend(batch.commands().map(|c| redact(c)));
         let t = Instant::now();
-        let out = self
-            .vtysh
-            .apply_batch(&batch.config, &batch.exec, true)
-            .await;
+        let out = self.cli.apply_batch(&batch.config, &batch.exec, true).await;
         result.frr_duration += t.elapsed();
         let out = out?;
         result
@@ -260,13 +249,13 @@ impl Driver {
     /// True when FRR verifiably runs it again.
     async fn restore(&mut self, before: Option<Config>) -> bool {
         // A batch that died half-way left bgpd waiting for the end of the config.
-        let _ = self.vtysh.end_configuration().await;
+        let _ = self.cli.end_configuration().await;
         let target = match (&self.last_good, before) {
             (Some(good), _) => parse(good),
             (None, Some(before)) => before,
             (None, None) => return false,
         };
-        let Ok(text) = self.vtysh.running_config().await else {
+        let Ok(text) = self.cli.running_config().await else {
             return false;
         };
         let now = parse(&text);
@@ -274,17 +263,13 @@ impl Driver {
         let after = if batch.is_empty() {
             now
         } else {
-            match self
-                .vtysh
-                .apply_batch(&batch.config, &batch.exec, true)
-                .await
-            {
+            match self.cli.apply_batch(&batch.config, &batch.exec, true).await {
                 Ok(out) => match out.running_config {
                     Some(t) => parse(&t),
                     None => return false,
                 },
                 Err(_) => {
-                    let _ = self.vtysh.end_configuration().await;
+                    let _ = self.cli.end_configuration().await;
                     return false;
                 }
             }
@@ -294,27 +279,5 @@ impl Driver {
             self.running = Some(after);
         }
         ok
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hash_is_sha256_hex() {
-        let table = [
-            (
-                "",
-                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-            ),
-            (
-                "abc",
-                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-            ),
-        ];
-        for (input, want) in table {
-            assert_eq!(sha256_hex(input), want);
-        }
     }
 }

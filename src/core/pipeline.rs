@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::core::allocate::{self, Allocation};
-use crate::core::cluster;
-use crate::core::intent::{self, ClusterView, NodeIntent};
-use crate::core::model::{Assignment, Config, Endpoint, Node, Service, ServiceKey};
-use crate::core::validate::{self, Snapshot, ValidationError};
+use super::allocate::{self, Allocation};
+use super::cluster;
+use super::intent::{self, ClusterView, NodeIntent};
+use super::model::{Assignment, Config, Endpoint, Node, Service, ServiceKey};
+use super::snapshot::{Snapshot, ValidationError};
+use super::validate;
 
 /// Where Services' addresses come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use super::render::RenderError;
+use super::error::RenderError;
 use crate::core::model::PeerAddress;
 
 /// Prefix of every route-map ferrule owns.
@@ -50,6 +50,7 @@ impl fmt::Display for SafeName {
 }
 
 /// True when [`SafeName::new`] accepts `value`.
+#[cfg(test)]
 pub fn is_safe(value: &str) -> bool {
     unsafe_reason(value).is_none()
 }

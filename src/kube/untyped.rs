@@ -38,8 +38,7 @@ pub fn typed<K: DeserializeOwned + Resource<DynamicType = ()>>(
     let mut ok = Vec::new();
     let mut unfit = Vec::new();
     for obj in store.state() {
-        let result =
-            serde_json::to_value(&*obj).and_then(|value| super::from_api_object::<K>(value));
+        let result = serde_json::to_value(&*obj).and_then(|value| from_api_object::<K>(value));
         match result {
             Ok(k) => ok.push(k),
             Err(e) => unfit.push(Unfit {
@@ -55,4 +54,42 @@ pub fn typed<K: DeserializeOwned + Resource<DynamicType = ()>>(
         }
     }
     (ok, unfit)
+}
+
+/// A `metallb.io` object as the API server returns it, typed. MetalLB's docs create some of
+/// them with no `spec` at all ("every default"), which the generated types do not accept,
+/// so an absent spec is read as an empty one; anything else that does not fit the type is
+/// an error for that one object (never for the whole list).
+pub fn from_api_object<K: serde::de::DeserializeOwned>(
+    mut value: serde_json::Value,
+) -> Result<K, serde_json::Error> {
+    if let Some(map) = value.as_object_mut() {
+        map.entry("spec")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    }
+    serde_json::from_value(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{BGPAdvertisement, BGPAdvertisementSpec, IPAddressPool};
+
+    #[test]
+    fn an_api_object_without_spec_reads_as_defaults() {
+        let adv: BGPAdvertisement = from_api_object(serde_json::json!({
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "BGPAdvertisement",
+            "metadata": { "name": "all", "namespace": "metallb-system" },
+        }))
+        .unwrap();
+        assert_eq!(adv.spec, BGPAdvertisementSpec::default());
+        let bad = from_api_object::<IPAddressPool>(serde_json::json!({
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": { "name": "p" },
+            "spec": { "addresses": "not-a-list" },
+        }));
+        assert!(bad.is_err());
+    }
 }

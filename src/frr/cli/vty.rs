@@ -23,8 +23,8 @@ use tokio::net::UnixStream;
 use tokio::sync::{Mutex, MutexGuard};
 use tracing::debug;
 
-use super::config::{child_context, root_context, Ctx};
-use super::vtysh::{check_safe, redact, BatchOutput, VtyshError};
+use super::{check_safe, redact, BatchOutput, CliError, Transport};
+use crate::frr::reload::config::{child_context, root_context, Ctx};
 
 const START: &str = "XFRR_start_configuration";
 const END: &str = "XFRR_end_configuration";
@@ -146,7 +146,7 @@ impl Reply {
 /// Kept-open connections to one FRR instance's daemons. Commands are serialized: a config
 /// batch holds the lock from `configure terminal` to `end`, so a status read never lands in
 /// the middle of one (the daemons keep the CLI node per connection).
-pub struct Sockets {
+pub struct VtySockets {
     dir: PathBuf,
     timeout: Duration,
     conns: Mutex<BTreeMap<Daemon, UnixStream>>,
@@ -156,9 +156,11 @@ pub struct Sockets {
     reconnects: std::sync::atomic::AtomicU64,
 }
 
-impl fmt::Debug for Sockets {
+impl fmt::Debug for VtySockets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sockets").field("dir", &self.dir).finish()
+        f.debug_struct("VtySockets")
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
@@ -171,8 +173,8 @@ struct Session<'a> {
     reconnects: &'a std::sync::atomic::AtomicU64,
 }
 
-fn io_error(daemon: Daemon, command: &str, e: impl fmt::Display) -> VtyshError {
-    VtyshError::Failed {
+fn io_error(daemon: Daemon, command: &str, e: impl fmt::Display) -> CliError {
+    CliError::Failed {
         command: redact(command),
         status: format!("{daemon} vty socket"),
         message: e.to_string(),
@@ -180,7 +182,7 @@ fn io_error(daemon: Daemon, command: &str, e: impl fmt::Display) -> VtyshError {
 }
 
 impl Session<'_> {
-    async fn connect(&mut self, daemon: Daemon) -> Result<(), VtyshError> {
+    async fn connect(&mut self, daemon: Daemon) -> Result<(), CliError> {
         if self.conns.contains_key(&daemon) {
             return Ok(());
         }
@@ -203,7 +205,7 @@ impl Session<'_> {
     }
 
     /// Send one command on the open connection; a broken or slow connection is dropped.
-    async fn send(&mut self, daemon: Daemon, command: &str) -> Result<Reply, VtyshError> {
+    async fn send(&mut self, daemon: Daemon, command: &str) -> Result<Reply, CliError> {
         check_safe(command)?;
         let Some(stream) = self.conns.get_mut(&daemon) else {
             return Err(io_error(daemon, command, "not connected"));
@@ -243,18 +245,18 @@ impl Session<'_> {
             }
             Err(_) => {
                 self.conns.remove(&daemon);
-                Err(VtyshError::Timeout(self.timeout))
+                Err(CliError::Timeout(self.timeout))
             }
         }
     }
 
     /// Run a command that is safe to repeat (a show, a mode change): a connection that
     /// broke since its last use (daemon restarted) is re-opened once.
-    async fn run_idempotent(&mut self, daemon: Daemon, command: &str) -> Result<Reply, VtyshError> {
+    async fn run_idempotent(&mut self, daemon: Daemon, command: &str) -> Result<Reply, CliError> {
         let reused = self.conns.contains_key(&daemon);
         self.connect(daemon).await?;
         match self.send(daemon, command).await {
-            Err(VtyshError::Failed { .. }) if reused => {
+            Err(CliError::Failed { .. }) if reused => {
                 self.connect(daemon).await?;
                 self.send(daemon, command).await
             }
@@ -262,7 +264,7 @@ impl Session<'_> {
         }
     }
 
-    async fn running_config(&mut self) -> Result<String, VtyshError> {
+    async fn running_config(&mut self) -> Result<String, CliError> {
         let mut text = String::new();
         for daemon in [Daemon::Bgpd, Daemon::Bfdd] {
             // No bfdd (a deployment without BFD) reads as no BFD config, as in vtysh.
@@ -293,9 +295,9 @@ impl Session<'_> {
     }
 }
 
-fn rejected(line: usize, command: &str, daemon: Daemon, r: &Reply) -> VtyshError {
+fn rejected(line: usize, command: &str, daemon: Daemon, r: &Reply) -> CliError {
     let message = r.output.trim();
-    VtyshError::Rejected {
+    CliError::Rejected {
         line,
         command: redact(command),
         node: daemon.to_string(),
@@ -307,9 +309,9 @@ fn rejected(line: usize, command: &str, daemon: Daemon, r: &Reply) -> VtyshError
     }
 }
 
-impl Sockets {
+impl VtySockets {
     pub fn new(dir: impl Into<PathBuf>, timeout: Duration) -> Self {
-        Sockets {
+        VtySockets {
             dir: dir.into(),
             timeout,
             conns: Mutex::new(BTreeMap::new()),
@@ -333,9 +335,15 @@ impl Sockets {
         }
     }
 
+    pub async fn running_config(&self) -> Result<String, CliError> {
+        self.session().await.running_config().await
+    }
+}
+
+impl Transport for VtySockets {
     /// Exec-mode commands, each to its daemon; their outputs in order. The first refused
     /// command ends the run with its error.
-    pub async fn exec(&self, commands: &[&str]) -> Result<Vec<String>, VtyshError> {
+    async fn exec(&self, commands: &[&str]) -> Result<Vec<String>, CliError> {
         let mut s = self.session().await;
         let mut out = Vec::with_capacity(commands.len());
         for &c in commands {
@@ -353,23 +361,16 @@ impl Sockets {
         Ok(out)
     }
 
-    pub async fn running_config(&self) -> Result<String, VtyshError> {
-        self.session().await.running_config().await
-    }
-
     /// Apply `config` (starting at the config node, with its navigation lines) inside one
     /// deferred commit per daemon, then `exec` commands, then optionally read the running
     /// config back; one lock held throughout. On a refused line the daemons leave config
     /// mode and the error names the line (1-based), the daemon and FRR's message.
-    pub async fn apply_batch(
+    async fn apply_batch(
         &self,
         config: &[String],
         exec: &[String],
         read_back: bool,
-    ) -> Result<BatchOutput, VtyshError> {
-        for c in config.iter().chain(exec) {
-            check_safe(c)?;
-        }
+    ) -> Result<BatchOutput, CliError> {
         let mut s = self.session().await;
         let mut out = BatchOutput::default();
         if !config.is_empty() {
@@ -448,7 +449,7 @@ impl Sockets {
     }
 
     /// Re-arm the daemons' end-of-config handling after a batch that died half-way.
-    pub async fn end_configuration(&self) -> Result<(), VtyshError> {
+    async fn end_configuration(&self) -> Result<(), CliError> {
         let mut s = self.session().await;
         for d in [Daemon::Bgpd, Daemon::Bfdd] {
             s.run_idempotent(d, "configure terminal").await?;
@@ -456,6 +457,10 @@ impl Sockets {
             s.send(d, "end").await?;
         }
         Ok(())
+    }
+
+    fn reconnects(&self) -> u64 {
+        VtySockets::reconnects(self)
     }
 }
 
@@ -586,7 +591,7 @@ ip prefix-list x seq 5 permit 203.0.113.0/24",
             }
         })
         .await;
-        let sockets = Sockets::new(&dir, Duration::from_secs(5));
+        let sockets = VtySockets::new(&dir, Duration::from_secs(5));
         let err = sockets
             .apply_batch(
                 &lines("router bgp 65100\nneighbor 192.0.2.1 password s3cret\nneighbor 192.0.2.1 bogus"),
@@ -596,7 +601,7 @@ ip prefix-list x seq 5 permit 203.0.113.0/24",
             .await
             .unwrap_err();
         match &err {
-            VtyshError::Rejected {
+            CliError::Rejected {
                 line,
                 command,
                 node,
@@ -656,7 +661,7 @@ ip prefix-list x seq 5 permit 203.0.113.0/24",
                 }
             }
         });
-        let sockets = Sockets::new(&dir, Duration::from_secs(5));
+        let sockets = VtySockets::new(&dir, Duration::from_secs(5));
         assert_eq!(sockets.exec(&["show version"]).await.unwrap().len(), 1);
         assert_eq!(sockets.reconnects(), 0);
         // The daemon closed the connection: the next show re-opens it, once.

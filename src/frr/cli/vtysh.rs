@@ -1,4 +1,5 @@
-//! Talking to FRR through `vtysh`: show commands, JSON, and config batches in ONE invocation.
+//! Talking to FRR through a `vtysh` process: show commands and config batches in ONE
+//! invocation.
 //!
 //! Batches run as `vtysh -E -c 'configure terminal' -c XFRR_start_configuration -c ... -c
 //! XFRR_end_configuration -c end -c <exec commands> -c 'show running-config'`:
@@ -9,7 +10,7 @@
 //!   lines cost one commit instead of ten (3x faster; the gap grows with the config size).
 //!   Side effect: a neighbor *created* inside the batch starts ~1 s after it (bgpd holds new
 //!   peers until its config-read timer fires). If a batch dies before
-//!   `XFRR_end_configuration`, call [`Vtysh::end_configuration`] so that timer is re-armed.
+//!   `XFRR_end_configuration`, call [`VtyshProcess::end_configuration`] so that timer is re-armed.
 //! - exec commands (`clear bgp ... soft out`) and the read-back of the running config ride in
 //!   the same process, so a change costs one vtysh start (~35-50 ms of its own CPU).
 //!
@@ -20,13 +21,12 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::vty::Sockets;
+use super::{check_safe, redact, BatchOutput, CliError, Transport};
 
 /// Arguments beyond this many bytes go through `-f /dev/stdin` instead of `-c` (Linux allows
 /// ~2 MiB of argv+env; keep well below).
@@ -35,46 +35,9 @@ const MAX_ARGV_BYTES: usize = 512 * 1024;
 const START: &str = "XFRR_start_configuration";
 const END: &str = "XFRR_end_configuration";
 
-#[derive(Debug, thiserror::Error)]
-pub enum VtyshError {
-    #[error("cannot run `{binary}`: {source}")]
-    Spawn {
-        binary: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("vtysh did not finish within {0:?} (killed)")]
-    Timeout(Duration),
-    /// FRR refused a command: `message` is FRR's own text (e.g. `% Unknown command: ...`).
-    #[error("FRR rejected `{command}` (batch line {line}, node {node}): {message}")]
-    Rejected {
-        /// 1-based position in the batch's config lines (0 for exec commands).
-        line: usize,
-        command: String,
-        /// The CLI node the command ran in, from vtysh's prompt (`config-router-af`).
-        node: String,
-        message: String,
-    },
-    #[error("vtysh `{command}` failed ({status}): {message}")]
-    Failed {
-        command: String,
-        status: String,
-        message: String,
-    },
-    #[error("`{command}` did not return JSON: {source}")]
-    Json {
-        command: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A command contained a newline, NUL or other control character: never sent.
-    #[error("refusing to send a command with a control character: {0:?}")]
-    Unsafe(String),
-}
-
-/// How to reach one FRR instance.
+/// vtysh as a process per call, for one FRR instance.
 #[derive(Clone, Debug)]
-pub struct Vtysh {
+pub struct VtyshProcess {
     pub binary: PathBuf,
     /// `--vty_socket`: the daemons' run dir (default: vtysh's built-in /var/run/frr).
     pub vty_socket_dir: Option<PathBuf>,
@@ -84,32 +47,18 @@ pub struct Vtysh {
     /// "$@"' NAME` in a lab, so vtysh's hostname matches the daemons').
     pub wrapper: Vec<OsString>,
     pub timeout: Duration,
-    /// When set, commands go straight to the daemons' vty sockets instead of through a
-    /// vtysh process (see [`super::vty`]); clones share the connections.
-    sockets: Option<Arc<Sockets>>,
 }
 
-impl Default for Vtysh {
+impl Default for VtyshProcess {
     fn default() -> Self {
-        Vtysh {
+        VtyshProcess {
             binary: PathBuf::from("vtysh"),
             vty_socket_dir: None,
             config_dir: None,
             wrapper: Vec::new(),
             timeout: Duration::from_secs(120),
-            sockets: None,
         }
     }
-}
-
-/// What a successful batch printed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BatchOutput {
-    /// Non-empty output of config commands that FRR accepted (warnings such as
-    /// "The route-map 'x' does not exist."), as (command, text).
-    pub warnings: Vec<(String, String)>,
-    /// `show running-config` after the batch, when asked for.
-    pub running_config: Option<String>,
 }
 
 /// One command echoed by `vtysh -E` and what it printed.
@@ -119,12 +68,12 @@ struct Echoed {
     output: String,
 }
 
-impl Vtysh {
+impl VtyshProcess {
     /// vtysh for the instance whose daemons use `vty_socket_dir`.
     pub fn new(vty_socket_dir: impl Into<PathBuf>) -> Self {
-        Vtysh {
+        VtyshProcess {
             vty_socket_dir: Some(vty_socket_dir.into()),
-            ..Vtysh::default()
+            ..VtyshProcess::default()
         }
     }
 
@@ -144,32 +93,7 @@ impl Vtysh {
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
-        if self.sockets.is_some() {
-            self = self.with_direct_sockets();
-        }
         self
-    }
-
-    /// Talk to the daemons over their vty sockets in `vty_socket_dir` (kept open) instead
-    /// of starting a vtysh process per call.
-    pub fn with_direct_sockets(mut self) -> Self {
-        let dir = self
-            .vty_socket_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("/var/run/frr"));
-        self.sockets = Some(Arc::new(Sockets::new(dir, self.timeout)));
-        self
-    }
-
-    /// Daemon connections re-opened after being lost (0 with the vtysh transport, which
-    /// cannot tell): a move means a daemon restarted and may have lost its config.
-    pub fn reconnects(&self) -> u64 {
-        self.sockets.as_ref().map_or(0, |s| s.reconnects())
-    }
-
-    /// Whether commands go over the daemons' sockets (not through vtysh).
-    pub fn is_direct(&self) -> bool {
-        self.sockets.is_some()
     }
 
     fn command(&self) -> Command {
@@ -197,7 +121,7 @@ impl Vtysh {
         &self,
         mut cmd: Command,
         stdin: Option<String>,
-    ) -> Result<std::process::Output, VtyshError> {
+    ) -> Result<std::process::Output, CliError> {
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -205,7 +129,7 @@ impl Vtysh {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| VtyshError::Spawn {
+        let mut child = cmd.spawn().map_err(|source| CliError::Spawn {
             binary: self.binary.display().to_string(),
             source,
         })?;
@@ -216,37 +140,23 @@ impl Vtysh {
         }
         match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
             Ok(Ok(out)) => Ok(out),
-            Ok(Err(source)) => Err(VtyshError::Spawn {
+            Ok(Err(source)) => Err(CliError::Spawn {
                 binary: self.binary.display().to_string(),
                 source,
             }),
-            Err(_) => Err(VtyshError::Timeout(self.timeout)),
+            Err(_) => Err(CliError::Timeout(self.timeout)),
         }
-    }
-
-    /// Run exec-mode commands (`show ...`, `clear ...`) in one invocation; returns each
-    /// one's output, in order.
-    pub async fn exec(&self, commands: &[&str]) -> Result<Vec<String>, VtyshError> {
-        if let Some(s) = &self.sockets {
-            return s.exec(commands).await;
-        }
-        let cmds: Vec<String> = commands.iter().map(|c| c.to_string()).collect();
-        let echoed = self.echoed(&cmds, 0..0).await?;
-        Ok(echoed.into_iter().map(|e| e.output).collect())
     }
 
     /// One show command's output.
-    pub async fn show(&self, command: &str) -> Result<String, VtyshError> {
+    pub async fn show(&self, command: &str) -> Result<String, CliError> {
         check_safe(command)?;
-        if let Some(s) = &self.sockets {
-            return Ok(s.exec(&[command]).await?.pop().unwrap_or_default());
-        }
         let mut cmd = self.command();
         cmd.arg("-c").arg(command);
         let out = self.run(cmd, None).await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
-            return Err(VtyshError::Failed {
+            return Err(CliError::Failed {
                 command: redact(command),
                 status: out.status.to_string(),
                 message: redact(
@@ -257,50 +167,12 @@ impl Vtysh {
         Ok(stdout)
     }
 
-    /// A `show ... json` command, deserialized.
-    pub async fn show_json<T: serde::de::DeserializeOwned>(
-        &self,
-        command: &str,
-    ) -> Result<T, VtyshError> {
-        let text = self.show(command).await?;
-        serde_json::from_str(&text).map_err(|source| VtyshError::Json {
-            command: command.to_string(),
-            source,
-        })
-    }
-
-    pub async fn running_config(&self) -> Result<String, VtyshError> {
-        self.show("show running-config").await
-    }
-
-    /// Apply `config` lines (already ordered, with the context-entering lines they need; the
-    /// batch starts at the `configure terminal` node), then run `exec` commands, then
-    /// optionally read the running config back — all in one vtysh process when argv allows.
-    pub async fn apply_batch(
-        &self,
-        config: &[String],
-        exec: &[String],
-        read_back: bool,
-    ) -> Result<BatchOutput, VtyshError> {
-        for c in config.iter().chain(exec) {
-            check_safe(c)?;
-        }
-        if let Some(s) = &self.sockets {
-            return s.apply_batch(config, exec, read_back).await;
-        }
-        let bytes: usize = config.iter().chain(exec).map(|c| c.len() + 4).sum();
-        if bytes > MAX_ARGV_BYTES {
-            return self.apply_batch_file(config, exec, read_back).await;
-        }
-        self.apply_batch_args(config, exec, read_back).await
-    }
-
     async fn apply_batch_args(
         &self,
         config: &[String],
         exec: &[String],
         read_back: bool,
-    ) -> Result<BatchOutput, VtyshError> {
+    ) -> Result<BatchOutput, CliError> {
         let mut cmds: Vec<String> = Vec::with_capacity(config.len() + exec.len() + 6);
         if !config.is_empty() {
             cmds.push("configure terminal".into());
@@ -336,23 +208,13 @@ impl Vtysh {
         Ok(out)
     }
 
-    /// Re-arm bgpd's end-of-config timer after a batch that died half-way (see module doc).
-    pub async fn end_configuration(&self) -> Result<(), VtyshError> {
-        if let Some(s) = &self.sockets {
-            return s.end_configuration().await;
-        }
-        self.echoed(&["configure terminal".to_string(), END.to_string()], 0..0)
-            .await
-            .map(|_| ())
-    }
-
     /// Run `cmds` with `-E -c` each; `lines` = the indices of `cmds` that are batch config
     /// lines (errors there report a 1-based batch line; elsewhere line 0).
     async fn echoed(
         &self,
         cmds: &[String],
         lines: std::ops::Range<usize>,
-    ) -> Result<Vec<Echoed>, VtyshError> {
+    ) -> Result<Vec<Echoed>, CliError> {
         let mut cmd = self.command();
         cmd.arg("-E");
         for c in cmds {
@@ -379,14 +241,14 @@ impl Vtysh {
                 } else {
                     0
                 };
-                Err(VtyshError::Rejected {
+                Err(CliError::Rejected {
                     line,
                     command: redact(&cmds[i]),
                     node: last.node.clone(),
                     message: redact(&message),
                 })
             }
-            _ => Err(VtyshError::Failed {
+            _ => Err(CliError::Failed {
                 command: redact(&cmds.first().cloned().unwrap_or_default()),
                 status: out.status.to_string(),
                 message: redact(format!("{stdout}{stderr}").trim()),
@@ -399,7 +261,7 @@ impl Vtysh {
         config: &[String],
         exec: &[String],
         read_back: bool,
-    ) -> Result<BatchOutput, VtyshError> {
+    ) -> Result<BatchOutput, CliError> {
         let mut cmd = self.command();
         cmd.arg("-f").arg("/dev/stdin");
         let mut text = config.join("\n");
@@ -414,7 +276,7 @@ impl Vtysh {
                 .chain(stdout.lines())
                 .find_map(parse_file_error);
             return Err(match first {
-                Some((line, message)) => VtyshError::Rejected {
+                Some((line, message)) => CliError::Rejected {
                     line,
                     command: config
                         .get(line.wrapping_sub(1))
@@ -423,7 +285,7 @@ impl Vtysh {
                     node: String::new(),
                     message,
                 },
-                None => VtyshError::Failed {
+                None => CliError::Failed {
                     command: "vtysh -f".into(),
                     status: out.status.to_string(),
                     message: format!("{stdout}{stderr}").trim().to_string(),
@@ -441,40 +303,37 @@ impl Vtysh {
     }
 }
 
-/// `text` with every secret FRR config can carry masked: whatever follows a `password` or
-/// `key-string` token (BGP `neighbor X password P`, vty passwords, key chains). For
-/// anything that may be logged or reported (batches, errors, events).
-pub fn redact(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let mut out: Vec<&str> = Vec::new();
-            let mut secret = false;
-            for tok in line.split(' ') {
-                if secret && !tok.is_empty() {
-                    out.push("<redacted>");
-                    break;
-                }
-                out.push(tok);
-                secret = matches!(tok, "password" | "key-string");
-            }
-            out.join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Refuse a command with a newline, NUL or other control character (it would end the
-/// command early or smuggle in another). The error text is redacted like any other.
-pub(crate) fn check_safe(command: &str) -> Result<(), VtyshError> {
-    if command.chars().any(|c| c.is_control()) {
-        // One line, so a secret split by the bad character is redacted whole.
-        let flat: String = command
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        return Err(VtyshError::Unsafe(redact(&flat)));
+impl Transport for VtyshProcess {
+    /// Run exec-mode commands (`show ...`, `clear ...`) in one invocation; returns each
+    /// one's output, in order.
+    async fn exec(&self, commands: &[&str]) -> Result<Vec<String>, CliError> {
+        let cmds: Vec<String> = commands.iter().map(|c| c.to_string()).collect();
+        let echoed = self.echoed(&cmds, 0..0).await?;
+        Ok(echoed.into_iter().map(|e| e.output).collect())
     }
-    Ok(())
+
+    /// Apply `config` lines (already ordered, with the context-entering lines they need; the
+    /// batch starts at the `configure terminal` node), then run `exec` commands, then
+    /// optionally read the running config back — all in one vtysh process when argv allows.
+    async fn apply_batch(
+        &self,
+        config: &[String],
+        exec: &[String],
+        read_back: bool,
+    ) -> Result<BatchOutput, CliError> {
+        let bytes: usize = config.iter().chain(exec).map(|c| c.len() + 4).sum();
+        if bytes > MAX_ARGV_BYTES {
+            return self.apply_batch_file(config, exec, read_back).await;
+        }
+        self.apply_batch_args(config, exec, read_back).await
+    }
+
+    /// Re-arm bgpd's end-of-config timer after a batch that died half-way (see module doc).
+    async fn end_configuration(&self) -> Result<(), CliError> {
+        self.echoed(&["configure terminal".to_string(), END.to_string()], 0..0)
+            .await
+            .map(|_| ())
+    }
 }
 
 /// `line 4: % Unknown command[25]: neighbor 192.0.2.1 bogus` -> (4, whole message).
@@ -576,44 +435,5 @@ mod tests {
         for (input, want) in table {
             assert_eq!(parse_file_error(input), want, "{input}");
         }
-    }
-
-    #[test]
-    fn secrets_are_redacted() {
-        let table = [
-            (
-                "neighbor 192.0.2.1 password s3cr3t",
-                "neighbor 192.0.2.1 password <redacted>",
-            ),
-            (
-                "% Unknown command: neighbor 192.0.2.1 password s3cr3t x",
-                "% Unknown command: neighbor 192.0.2.1 password <redacted>",
-            ),
-            (" key-string abc", " key-string <redacted>"),
-            (
-                "neighbor 192.0.2.1 timers 3 9",
-                "neighbor 192.0.2.1 timers 3 9",
-            ),
-            ("a\nenable password p", "a\nenable password <redacted>"),
-        ];
-        for (input, want) in table {
-            assert_eq!(redact(input), want);
-            assert!(!redact(input).contains("s3cr3t"));
-        }
-    }
-
-    #[test]
-    fn control_characters_never_reach_vtysh() {
-        for bad in ["a\nb", "a\0", "x\r"] {
-            assert!(
-                matches!(check_safe(bad), Err(VtyshError::Unsafe(_))),
-                "{bad:?}"
-            );
-        }
-        assert!(check_safe("neighbor 192.0.2.1 description tor #1").is_ok());
-        let err = check_safe("neighbor 192.0.2.1 password se\ncret").unwrap_err();
-        let text = err.to_string();
-        assert!(!text.contains("cret"), "{text}");
-        assert!(text.contains("<redacted>"), "{text}");
     }
 }

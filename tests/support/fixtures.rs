@@ -1,9 +1,198 @@
-//! Node configs shaped like what ferrule renders: per neighbor, one prefix-list per
-//! attribute set (community / local-preference), an outbound route-map with one entry per
-//! set, an inbound deny-all, `network` lines, BFD profile, short timers.
-#![allow(dead_code)]
+//! Fixtures shared by tests, benches and e2e: the article's manifests, builders of model
+//! objects, an owned cluster view for intent, and hand-written node configs for the lab.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use ferrule::model::{
+    Advertisement, Assignment, Config, Endpoint, IpFamilyPolicy, IpRange, Node, Peer, PeerAddress,
+    Pool, RemoteAs, Requirement, Selector, Service, ServiceKey,
+};
+use ferrule::{ClusterView, Snapshot};
+use ipnet::IpNet;
+
+// ---------------------------------------------------------------------------------------------
+// The article's manifests (examples/seed)
+
+pub const NS: &str = "metallb-system";
+
+/// The repository's `examples/seed` directory.
+pub fn seed_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed")
+}
+
+/// The seed's manifests as a snapshot.
+pub fn seed_snapshot() -> Snapshot {
+    ferrule::manifests::load_dir(&seed_dir(), NS)
+        .expect("examples/seed reads")
+        .snapshot
+}
+
+/// One object of the seed, by file name (`01-pool.yaml`).
+pub fn seed_object<T: serde::de::DeserializeOwned>(file: &str) -> T {
+    let text = std::fs::read_to_string(seed_dir().join(file)).expect("seed file");
+    serde_yaml::from_str(&text).expect("seed object")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model builders
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+pub fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+pub fn key(s: &str) -> ServiceKey {
+    let (ns, name) = s.split_once('/').unwrap();
+    ServiceKey::new(ns, name)
+}
+
+pub fn sel(k: &str, v: &str) -> Selector {
+    Selector {
+        requirements: vec![Requirement::In(k.into(), BTreeSet::from([v.to_string()]))],
+    }
+}
+
+pub fn pool(name: &str, cidr: &str) -> Pool {
+    let n = net(cidr);
+    Pool {
+        name: name.into(),
+        labels: BTreeMap::new(),
+        ranges: vec![IpRange {
+            first: n.network(),
+            last: n.broadcast(),
+        }],
+        cidrs: vec![n],
+        auto_assign: true,
+        avoid_buggy_ips: false,
+        allocation: None,
+    }
+}
+
+pub fn peer(name: &str, addr: &str) -> Peer {
+    Peer::new(name, 65100, RemoteAs::Asn(65000), PeerAddress::Ip(ip(addr)))
+}
+
+pub fn adv(name: &str, pools: &[&str]) -> Advertisement {
+    Advertisement {
+        name: name.into(),
+        aggregation_length_v4: 32,
+        aggregation_length_v6: 128,
+        local_pref: None,
+        communities: BTreeSet::new(),
+        pools: pools.iter().map(|p| p.to_string()).collect(),
+        node_selectors: vec![],
+        peers: BTreeSet::new(),
+        service_selectors: vec![],
+    }
+}
+
+pub fn service(k: &str, etp_local: bool) -> Service {
+    Service {
+        key: key(k),
+        labels: BTreeMap::from([("app".to_string(), k.split('/').nth(1).unwrap().to_string())]),
+        is_ours: true,
+        etp_local,
+        requested_ips: vec![],
+        requested_pool: None,
+        sharing_key: None,
+        ports: BTreeSet::new(),
+        selector: BTreeMap::new(),
+        ip_families: vec![],
+        ip_family_policy: IpFamilyPolicy::SingleStack,
+        current_ips: vec![],
+    }
+}
+
+pub fn node(name: &str) -> Node {
+    Node {
+        name: name.into(),
+        labels: BTreeMap::from([("kubernetes.io/hostname".to_string(), name.to_string())]),
+        network_unavailable: false,
+    }
+}
+
+pub fn ep(node: &str, serving: bool) -> Endpoint {
+    Endpoint {
+        node: Some(node.into()),
+        serving,
+    }
+}
+
+/// Owns everything a `ClusterView` borrows.
+#[derive(Clone, Debug, Default)]
+pub struct Fixture {
+    pub config: Config,
+    pub services: BTreeMap<ServiceKey, Service>,
+    pub assignments: BTreeMap<ServiceKey, Assignment>,
+    pub endpoints: BTreeMap<ServiceKey, Vec<Endpoint>>,
+    pub nodes: BTreeMap<String, Node>,
+}
+
+impl Fixture {
+    pub fn view(&self) -> ClusterView<'_> {
+        ClusterView {
+            config: &self.config,
+            services: &self.services,
+            assignments: &self.assignments,
+            endpoints: &self.endpoints,
+            nodes: &self.nodes,
+        }
+    }
+    pub fn add_pool(&mut self, p: Pool) -> &mut Self {
+        self.config.pools.insert(p.name.clone(), p);
+        self
+    }
+    pub fn add_peer(&mut self, p: Peer) -> &mut Self {
+        self.config.peers.insert(p.name.clone(), p);
+        self
+    }
+    pub fn add_adv(&mut self, a: Advertisement) -> &mut Self {
+        self.config.advertisements.insert(a.name.clone(), a);
+        self
+    }
+    pub fn add_node(&mut self, n: Node) -> &mut Self {
+        self.nodes.insert(n.name.clone(), n);
+        self
+    }
+    /// A Service with its assignment and endpoints.
+    pub fn add_service(&mut self, s: Service, pool: &str, ips: &[&str], eps: Vec<Endpoint>) {
+        let k = s.key.clone();
+        self.assignments.insert(
+            k.clone(),
+            Assignment {
+                pool: pool.into(),
+                ips: ips.iter().map(|s| ip(s)).collect(),
+            },
+        );
+        self.endpoints.insert(k.clone(), eps);
+        self.services.insert(k, s);
+    }
+    pub fn peer_mut(&mut self, name: &str) -> &mut Peer {
+        self.config.peers.get_mut(name).unwrap()
+    }
+    pub fn adv_mut(&mut self, name: &str) -> &mut Advertisement {
+        self.config.advertisements.get_mut(name).unwrap()
+    }
+    pub fn node_mut(&mut self, name: &str) -> &mut Node {
+        self.nodes.get_mut(name).unwrap()
+    }
+    pub fn svc_mut(&mut self, k: &str) -> &mut Service {
+        self.services.get_mut(&key(k)).unwrap()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node configs for the lab, written by hand
+//
+// Node configs shaped like what ferrule renders: per neighbor, one prefix-list per
+// attribute set (community / local-preference), an outbound route-map with one entry per
+// set, an inbound deny-all, `network` lines, BFD profile, short timers.
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttrSet {

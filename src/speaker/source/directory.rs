@@ -1,20 +1,15 @@
-//! Where snapshots come from: a directory of manifests (file mode, labs, hosts without
-//! Kubernetes) or the Kubernetes API. Both publish into one `watch` channel that holds
-//! `None` until the first complete view, then the latest snapshot.
+//! File mode: a directory of manifests, watched with inotify.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::core::validate::Snapshot;
-use crate::manifests;
-
-pub type SnapshotTx = watch::Sender<Option<Arc<Snapshot>>>;
-pub type SnapshotRx = watch::Receiver<Option<Arc<Snapshot>>>;
+use super::SnapshotTx;
+use crate::input::manifests;
 
 /// Watches `dir` (inotify) and publishes a fresh snapshot for `node`'s speaker whenever a
 /// file in it changes.

@@ -1,39 +1,5 @@
-//! One node's [`NodeIntent`] as a complete FRR 8.4 config (`frr.conf`).
-//!
-//! Rust builds a flat view model (every string formatted and checked here); the askama
-//! templates in `templates/frr/` only lay it out, one file per stanza. Inside each stanza the
-//! lines follow what FRR 8.4 prints in `show running-config` (line order, values equal to FRR's
-//! defaults left out, well-known communities by name), so a loaded config reads back line for
-//! line as rendered. Only the stanza order differs: route-maps come first (see below).
-//!
-//! Shape:
-//! - `bgp route-map delay-timer 1` (see [`ROUTE_MAP_DELAY_TIMER`]).
-//! - Route-maps, before the `router bgp` stanzas that use them.
-//! - Per router: `router bgp ASN [vrf V]`, session lines per neighbor, then one address-family
-//!   block per family in use: a `network` per prefix this node announces to some neighbor of
-//!   the router, and per neighbor `activate` + an inbound route-map that denies everything + an
-//!   outbound route-map.
-//! - `bfd` block with the profiles in use.
-//!
-//! # Outbound policy: announcement classes and route tags
-//! A prefix's *announcement class* is the set of (neighbor, attributes) it goes out with, e.g.
-//! `{tor1: 65000:100 lp 100, tor2: 65000:100 lp 100}`. Each class gets a route tag derived
-//! from a hash of its content, and a route-map `ferrule-tag-T` that only does `set tag T`. Every
-//! prefix is `network P route-map ferrule-tag-T`; each neighbor's out route-map has one entry per
-//! class it belongs to (`match tag T`, then the class's communities / local preference for that
-//! neighbor) and a final `deny 65535`, which drops everything else, such as a `network` meant for
-//! another neighbor.
-//!
-//! Why not a prefix-list per attribute set: FRR 8.4 commits every prefix-list entry through
-//! its northbound layer, which costs time proportional to the list's size: loading 2,000
-//! entries took 48 s, and 20,000 (10,000 prefixes, 2 peers) did not finish in 20 minutes.
-//! `network` lines are cheap (10,000 with route-maps: 2 s). So the config grows with prefixes
-//! only in `network` lines, and with classes everywhere else.
-//!
-//! Changes stay small and take effect at once, without `clear bgp`: a tagging route-map's
-//! content is fixed by its name, and so is each out entry's; a new Service is one `network`
-//! line, a Service changing class is one `network` line re-issued with the other route-map
-//! (FRR re-originates it at once), and a class appears or goes with its route-map entries.
+//! The flat view model the templates lay out, built from a node's intent: every string in
+//! it is a formatted IP or number or a [`SafeName`], checked here.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
@@ -42,43 +8,10 @@ use std::net::IpAddr;
 use askama::Template;
 use ipnet::IpNet;
 
+use super::error::RenderError;
 use super::names::{self, SafeName};
 use crate::core::intent::{Neighbor, NodeIntent, Router};
 use crate::core::model::{BfdProfile, Community, PeerAddress, RemoteAs};
-
-/// Why a config could not be rendered. Messages name the object and field; they never contain
-/// a password.
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    #[error("{origin}: {reason}: {value:?}")]
-    UnsafeName {
-        origin: String,
-        value: String,
-        reason: &'static str,
-    },
-    #[error("{origin}: {value} is out of range ({range})")]
-    OutOfRange {
-        origin: String,
-        value: u64,
-        range: &'static str,
-    },
-    #[error(
-        "{origin}: the password must be 1 to 80 printable ASCII characters without spaces (TCP MD5 key)"
-    )]
-    InvalidPassword { origin: String },
-    #[error("{origin}: BFD profile {profile:?} is not among the node's BFD profiles")]
-    UnknownBfdProfile { origin: String, profile: String },
-    #[error("{origin}: {message}")]
-    Unsupported { origin: String, message: String },
-    #[error("two BGP routers for the {vrf} VRF")]
-    DuplicateRouter { vrf: String },
-    #[error("{origin}: neighbor {neighbor} is configured twice in one router")]
-    DuplicateNeighbor { origin: String, neighbor: String },
-    #[error("derived name {name} would be used twice; rename a VRF or interface")]
-    NameCollision { name: String },
-    #[error("template: {0}")]
-    Template(#[from] askama::Error),
-}
 
 /// FRR's `bgp route-map delay-timer`, in seconds: 1 (FRR's default is 5; global in FRR 8.4).
 ///
@@ -104,18 +37,6 @@ const BFD_DEFAULT_DETECT_MULTIPLIER: u32 = 3;
 const BFD_DEFAULT_ECHO_INTERVAL: u32 = 50;
 const BFD_DEFAULT_MINIMUM_TTL: u32 = 254;
 
-/// Renders the whole FRR config for one node.
-///
-/// The result contains BGP passwords (`neighbor X password ...`, nowhere else): it is a secret.
-/// Write it with mode 0600 and never log it.
-pub fn render(intent: &NodeIntent) -> Result<String, RenderError> {
-    let view = View::build(intent)?;
-    let mut out = FrrConf { v: &view }.render()?;
-    // askama drops the template file's final newline.
-    out.push('\n');
-    Ok(out)
-}
-
 #[derive(Template)]
 #[template(path = "frr/frr.conf", escape = "none")]
 struct FrrConf<'a> {
@@ -124,7 +45,7 @@ struct FrrConf<'a> {
 
 /// The flat view model the templates lay out. Every string in it is a formatted IP/number or
 /// a [`SafeName`].
-struct View {
+pub(super) struct View {
     delay_timer: u32,
     /// Sorted by (name, seq).
     route_maps: Vec<RouteMapEntryView>,
@@ -299,7 +220,12 @@ struct PolicyNeighbor {
 }
 
 impl View {
-    fn build(intent: &NodeIntent) -> Result<View, RenderError> {
+    /// The text of the config (askama drops the template's final newline).
+    pub(super) fn render(&self) -> Result<String, askama::Error> {
+        FrrConf { v: self }.render()
+    }
+
+    pub(super) fn build(intent: &NodeIntent) -> Result<View, RenderError> {
         let bfd_profiles = bfd_profiles(&intent.bfd_profiles)?;
         let known_profiles: BTreeSet<String> =
             bfd_profiles.iter().map(|p| p.name.to_string()).collect();
@@ -812,331 +738,5 @@ fn bfd_profiles(profiles: &[BfdProfile]) -> Result<Vec<BfdProfileView>, RenderEr
     Ok(out)
 }
 
-/// Helpers for tests (here and in `tests/`): real FRR's validator and a stanza parser.
-pub mod testing {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    /// The vtysh to validate with: `$FERRULE_VTYSH`, else `vtysh` on `PATH`, else
-    /// `/usr/bin/vtysh`.
-    pub fn vtysh_path() -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os("FERRULE_VTYSH") {
-            return Some(PathBuf::from(p));
-        }
-        let on_path = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("vtysh"))
-                .find(|p| p.is_file())
-        });
-        on_path.or_else(|| Some(PathBuf::from("/usr/bin/vtysh")).filter(|p| p.is_file()))
-    }
-
-    /// Checks `config` with `vtysh --dryrun` (FRR's own parser, no daemon needed). Hermetic:
-    /// vtysh reads an empty `vtysh.conf` from a private temporary directory instead of
-    /// `/etc/frr`. The error carries vtysh's message, which names the offending line.
-    pub fn validate_with_frr(config: &str) -> Result<(), String> {
-        let vtysh = vtysh_path().ok_or("vtysh not found (install FRR 8.4)")?;
-        let dir = TempDir::new().map_err(|e| format!("temporary directory: {e}"))?;
-        let conf = dir.path().join("frr.conf");
-        std::fs::write(dir.path().join("vtysh.conf"), "")
-            .and_then(|()| {
-                // The config may hold passwords.
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&conf)?
-                    .write_all(config.as_bytes())
-            })
-            .map_err(|e| format!("writing {}: {e}", conf.display()))?;
-        let out = Command::new(&vtysh)
-            .arg("--config_dir")
-            .arg(dir.path())
-            .arg("--dryrun")
-            .arg("-f")
-            .arg(&conf)
-            .output()
-            .map_err(|e| format!("running {}: {e}", vtysh.display()))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "vtysh --dryrun rejected the config ({}): {}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim(),
-                String::from_utf8_lossy(&out.stdout).trim()
-            ))
-        }
-    }
-
-    /// [`validate_with_frr`] with the test policy for a missing vtysh: under `CI=true` that is
-    /// a failure (panic); elsewhere the check is skipped with a loud message and `None`.
-    pub fn frr_check(label: &str, config: &str) -> Option<Result<(), String>> {
-        if vtysh_path().is_none() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{label}: vtysh is required under CI=true (install FRR 8.4)");
-            }
-            eprintln!("!!! {label}: vtysh not found, FRR validation SKIPPED (install FRR 8.4)");
-            return None;
-        }
-        Some(validate_with_frr(config))
-    }
-
-    /// One config line and the lines indented under it.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct Stanza {
-        /// The line without its indentation.
-        pub line: String,
-        pub indent: usize,
-        pub children: Vec<Stanza>,
-    }
-
-    /// Parses a config into its stanza tree by indentation, skipping blank and `!` lines. A
-    /// closing `exit` / `exit-address-family` at its opener's indentation becomes the opener's
-    /// last child. (FRR itself ignores indentation; tests use this to check a config's shape.)
-    pub fn stanzas(config: &str) -> Vec<Stanza> {
-        let mut roots: Vec<Stanza> = Vec::new();
-        for raw in config.lines() {
-            let line = raw.trim_start_matches(' ');
-            if line.trim().is_empty() || line.starts_with('!') {
-                continue;
-            }
-            let node = Stanza {
-                line: line.to_owned(),
-                indent: raw.len() - line.len(),
-                children: Vec::new(),
-            };
-            insert(&mut roots, node);
-        }
-        roots
-    }
-
-    fn insert(siblings: &mut Vec<Stanza>, node: Stanza) {
-        let closer = matches!(node.line.as_str(), "exit" | "exit-address-family");
-        match siblings.last_mut() {
-            Some(last) if node.indent > last.indent => insert(&mut last.children, node),
-            Some(last) if closer && node.indent == last.indent => last.children.push(node),
-            _ => siblings.push(node),
-        }
-    }
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> std::io::Result<TempDir> {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let path = std::env::temp_dir().join(format!(
-                "ferrule-frr-check-{}-{}-{nanos}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            std::fs::create_dir(&path)?;
-            Ok(TempDir(path))
-        }
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::testing::{stanzas, validate_with_frr, vtysh_path};
-    use super::*;
-    use crate::core::intent::Announcement;
-    use crate::frr::names::is_safe;
-    use proptest::prelude::*;
-
-    const PLACEHOLDER: &str = "placeholder";
-
-    #[derive(Clone, Copy, Debug)]
-    enum Slot {
-        BfdProfile,
-        Vrf,
-        Interface,
-    }
-
-    /// One router, one neighbor with one announcement and a BFD profile; `name` goes into
-    /// `slot`, every other name is fixed.
-    fn intent_with(slot: Slot, name: &str) -> NodeIntent {
-        let pick = |s: Slot, fixed: &str| {
-            if std::mem::discriminant(&s) == std::mem::discriminant(&slot) {
-                name.to_owned()
-            } else {
-                fixed.to_owned()
-            }
-        };
-        let profile = pick(Slot::BfdProfile, "bfd1");
-        NodeIntent {
-            node: "n1".into(),
-            routers: vec![Router {
-                vrf: Some(pick(Slot::Vrf, "red")),
-                asn: 65100,
-                router_id: None,
-                neighbors: vec![Neighbor {
-                    peer: "tor1".into(),
-                    address: match slot {
-                        Slot::Interface => PeerAddress::Interface(name.to_owned()),
-                        _ => PeerAddress::Ip("192.0.2.1".parse().unwrap()),
-                    },
-                    remote_as: RemoteAs::External,
-                    local_as: None,
-                    port: None,
-                    timers: None,
-                    connect_time: None,
-                    password: None,
-                    source_address: None,
-                    ebgp_multihop: false,
-                    bfd_profile: Some(profile.clone()),
-                    graceful_restart: false,
-                    ipv4: true,
-                    ipv6: false,
-                    announcements: vec![Announcement {
-                        prefix: "203.0.113.10/32".parse().unwrap(),
-                        communities: [Community::Standard(65000, 100)].into(),
-                        local_pref: Some(100),
-                        services: vec![],
-                    }],
-                }],
-            }],
-            bfd_profiles: vec![BfdProfile {
-                name: profile,
-                receive_interval: Some(100),
-                ..BfdProfile::default()
-            }],
-            withheld: vec![],
-        }
-    }
-
-    /// Per top-level stanza (a line at indentation 0 and the lines up to the next one): per
-    /// line, indentation, first word and number of words; stanzas sorted, since route-maps
-    /// sort by name and names vary. Equal shapes mean equal structure, whatever the names.
-    fn shape(config: &str) -> Vec<Vec<(usize, String, usize)>> {
-        let mut stanzas: Vec<Vec<(usize, String, usize)>> = Vec::new();
-        for l in config.lines() {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            let indent = l.len() - l.trim_start().len();
-            let line = (
-                indent,
-                words.first().unwrap_or(&"").to_string(),
-                words.len(),
-            );
-            match stanzas.last_mut() {
-                Some(s) if indent > 0 || matches!(line.1.as_str(), "exit" | "!") => s.push(line),
-                _ => stanzas.push(vec![line]),
-            }
-        }
-        stanzas.sort();
-        stanzas
-    }
-
-    fn hostile_name() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "[A-Za-z0-9._-]{1,70}",
-            "[a-z]{0,6}[ \t\n\r!#;\\\\/]{1,3}(exit|end|router bgp 1| neighbor x)?[a-z]{0,4}",
-            "\\PC{0,24}",
-            any::<String>(),
-            Just(String::new()),
-            Just("exit".to_owned()),
-            Just("end".to_owned()),
-            Just("default".to_owned()),
-            Just("192.0.2.1".to_owned()),
-            Just("x".repeat(64)),
-        ]
-    }
-
-    proptest! {
-        #[test]
-        fn hostile_names_are_rejected_or_cannot_change_the_structure(
-            name in hostile_name(),
-            slot in prop_oneof![Just(Slot::BfdProfile), Just(Slot::Vrf), Just(Slot::Interface)],
-        ) {
-            let reference = render(&intent_with(slot, PLACEHOLDER)).unwrap();
-            let result = render(&intent_with(slot, &name));
-            let acceptable = is_safe(&name)
-                && match slot {
-                    Slot::Vrf => name != "default",
-                    Slot::Interface => name.parse::<IpAddr>().is_err(),
-                    Slot::BfdProfile => true,
-                };
-            match result {
-                Err(e) => {
-                    prop_assert!(!acceptable, "{name:?} in {slot:?} rejected: {e}");
-                    let msg = e.to_string();
-                    prop_assert!(msg.contains("spec.") || msg.contains("metadata.name"), "{msg}");
-                }
-                Ok(config) => {
-                    prop_assert!(acceptable, "{name:?} in {slot:?} rendered:\n{config}");
-                    prop_assert_eq!(shape(&config), shape(&reference));
-                    prop_assert_eq!(stanzas(&config).len(), stanzas(&reference).len());
-                    prop_assert!(config.split_whitespace().any(|w| w == name || w.contains(&name)));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn stanza_parser_nests_by_indentation() {
-        let tree = stanzas("a\n b\n  c\n exit\n!\nd\nexit\n");
-        assert_eq!(tree.len(), 2);
-        assert_eq!(tree[0].line, "a");
-        // ` exit` closes ` b` (as in a bfd profile), `exit` closes `d`.
-        assert_eq!(tree[0].children.len(), 1);
-        let b = &tree[0].children[0];
-        assert_eq!((b.line.as_str(), b.indent), ("b", 1));
-        let b_children: Vec<&str> = b.children.iter().map(|s| s.line.as_str()).collect();
-        assert_eq!(b_children, ["c", "exit"]);
-        assert_eq!(tree[1].children[0].line, "exit");
-    }
-
-    #[test]
-    fn free_seq_wraps_and_reports_exhaustion() {
-        let mut used = BTreeSet::from([5, 6]);
-        assert_eq!(free_seq(6, &mut used, 1, 6), Some(1));
-        assert_eq!(free_seq(0, &mut used, 1, 6), Some(2));
-        let mut full: BTreeSet<u32> = (1..=3).collect();
-        assert_eq!(free_seq(2, &mut full, 1, 3), None);
-    }
-
-    #[test]
-    fn well_known_communities_use_frr_names() {
-        let cases = [
-            ((0, 0), "internet"),
-            ((65535, 65281), "no-export"),
-            ((65535, 666), "blackhole"),
-            ((65535, 9), "65535:9"),
-            ((65000, 100), "65000:100"),
-        ];
-        for ((a, b), want) in cases {
-            assert_eq!(standard_community(a, b), want);
-        }
-    }
-
-    #[test]
-    fn validate_with_frr_names_the_bad_line() {
-        if vtysh_path().is_none() {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("vtysh is required under CI=true");
-            }
-            eprintln!("!!! vtysh not found: validate_with_frr test SKIPPED");
-            return;
-        }
-        let good = render(&intent_with(Slot::Vrf, "red")).unwrap();
-        assert_eq!(validate_with_frr(&good), Ok(()));
-        let bad = format!("{good}router bgp 65100\n neighbor 192.0.2.1 frobnicate\nexit\n");
-        let err = validate_with_frr(&bad).unwrap_err();
-        assert!(err.contains("frobnicate"), "{err}");
-    }
-}
+mod tests;

@@ -1,0 +1,132 @@
+//! Watch stores turned into the core's [`Snapshot`], the one way both the speaker and the
+//! controller do it. A kind a process does not watch stays empty in its snapshots.
+//!
+//! MetalLB's kinds are watched untyped and typed per object here: a spec-less object (valid
+//! per the CRD) or one that does not fit ferrule's types then costs only itself, where a
+//! typed watcher would fail the whole list.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::DynamicObject;
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::Client;
+use tracing::warn;
+
+use super::reflect::{items, Watches};
+use super::untyped::{self, Unfit};
+use crate::api;
+use crate::core::snapshot::Snapshot;
+
+/// The stores one process reads.
+#[derive(Clone, Default)]
+pub struct Stores {
+    pub pools: Option<Store<DynamicObject>>,
+    pub peers: Option<Store<DynamicObject>>,
+    pub advertisements: Option<Store<DynamicObject>>,
+    pub bfd_profiles: Option<Store<DynamicObject>>,
+    pub communities: Option<Store<DynamicObject>>,
+    pub secrets: Option<Store<Secret>>,
+    pub services: Option<Store<Service>>,
+    pub endpoint_slices: Option<Store<EndpointSlice>>,
+    pub nodes: Option<Store<Node>>,
+    pub namespaces: Option<Store<Namespace>>,
+}
+
+/// A snapshot and the objects that were left out of it for not fitting their type.
+pub struct Built {
+    pub snapshot: Snapshot,
+    pub unfit: Vec<Unfit>,
+}
+
+fn strip<K: kube::Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
+impl Stores {
+    /// Adds watches of the five `metallb.io` kinds in `namespace`.
+    pub fn watch_metallb(&mut self, watches: &mut Watches, client: &Client, namespace: &str) {
+        fn one<K: kube::Resource<DynamicType = ()>>(
+            watches: &mut Watches,
+            client: &Client,
+            namespace: &str,
+            kind: &'static str,
+        ) -> Option<Store<DynamicObject>> {
+            let (_, writer) = untyped::store::<K>();
+            Some(watches.add_with(
+                kind,
+                untyped::api::<K>(client, namespace),
+                watcher::Config::default(),
+                strip,
+                writer,
+            ))
+        }
+        self.pools = one::<api::IPAddressPool>(watches, client, namespace, "IPAddressPool");
+        self.peers = one::<api::BGPPeer>(watches, client, namespace, "BGPPeer");
+        self.advertisements =
+            one::<api::BGPAdvertisement>(watches, client, namespace, "BGPAdvertisement");
+        self.bfd_profiles = one::<api::BFDProfile>(watches, client, namespace, "BFDProfile");
+        self.communities = one::<api::Community>(watches, client, namespace, "Community");
+    }
+
+    /// The current content of every store, as the core reads it.
+    pub fn snapshot(&self, namespace: &str) -> Built {
+        fn typed<K>(store: &Option<Store<DynamicObject>>, unfit: &mut Vec<Unfit>) -> Vec<K>
+        where
+            K: serde::de::DeserializeOwned + kube::Resource<DynamicType = ()>,
+        {
+            let Some(store) = store else {
+                return Vec::new();
+            };
+            let (ok, mut bad) = untyped::typed(store);
+            unfit.append(&mut bad);
+            ok
+        }
+        let mut unfit = Vec::new();
+        let pools = typed(&self.pools, &mut unfit);
+        let peers = typed(&self.peers, &mut unfit);
+        let advertisements = typed(&self.advertisements, &mut unfit);
+        let bfd_profiles = typed(&self.bfd_profiles, &mut unfit);
+        let communities = typed(&self.communities, &mut unfit);
+        let snapshot = Snapshot {
+            namespace: namespace.to_string(),
+            pools,
+            peers,
+            advertisements,
+            bfd_profiles,
+            communities,
+            secrets: self.secrets.as_ref().map(items).unwrap_or_default(),
+            // The stores' own Arcs: no copy of the cluster per event.
+            services: self.services.as_ref().map(Store::state).unwrap_or_default(),
+            endpoint_slices: self
+                .endpoint_slices
+                .as_ref()
+                .map(Store::state)
+                .unwrap_or_default(),
+            nodes: self.nodes.as_ref().map(items).unwrap_or_default(),
+            namespaces: self.namespaces.as_ref().map(items).unwrap_or_default(),
+        };
+        Built { snapshot, unfit }
+    }
+}
+
+/// Reports each object that does not fit its type once per resourceVersion, not on every
+/// rebuild.
+#[derive(Default)]
+pub struct UnfitLog(BTreeSet<String>);
+
+impl UnfitLog {
+    pub fn report(&mut self, unfit: &[Unfit]) {
+        for u in unfit {
+            let key = format!(
+                "{} {}/{}@{}",
+                u.kind, u.namespace, u.name, u.resource_version
+            );
+            if self.0.insert(key.clone()) {
+                warn!(object = %key, error = %u.error, "left out: does not fit the metallb.io schema");
+            }
+        }
+    }
+}
