@@ -236,13 +236,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let skip_reload = std::env::var_os("RELOAD_BENCH_SKIP_FRR_RELOAD").is_some();
-    let Some(lab) = Lab::start(1) else {
+    let Some(lab) = Lab::start_peered(1, 65000, 65100) else {
         return;
     };
     let node = lab.node(0).clone();
-    lab.tor
-        .load_config(&harness::tor_config(65000, &[(&node, 65100)]))
-        .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -108,6 +108,17 @@ impl Lab {
         Some(lab)
     }
 
+    /// A lab whose ToR (AS `tor_as`) already peers with every node (each AS `node_as`), as
+    /// most lab tests start.
+    pub fn start_peered(nodes: usize, tor_as: u32, node_as: u32) -> Option<Lab> {
+        let lab = Lab::start(nodes)?;
+        let peers: Vec<(&Instance, u32)> = lab.nodes.iter().map(|n| (n, node_as)).collect();
+        lab.tor
+            .load_config(&tor_config(tor_as, &peers))
+            .unwrap_or_else(|e| panic!("ToR config: {e}"));
+        Some(lab)
+    }
+
     fn instances(&self) -> impl Iterator<Item = &Instance> {
         std::iter::once(&self.tor).chain(self.nodes.iter())
     }

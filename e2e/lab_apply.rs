@@ -212,13 +212,10 @@ async fn service_changes_over_daemon_sockets() {
 /// The driver through one vtysh process per batch (`through_vtysh`, each process counted)
 /// or straight over the daemons' vty sockets: the same changes, the same batches.
 async fn service_changes(through_vtysh: bool) {
-    let Some(lab) = Lab::start(1) else {
+    let Some(lab) = Lab::start_peered(1, 65000, 65100) else {
         return;
     };
     let node = lab.node(0).clone();
-    lab.tor
-        .load_config(&harness::tor_config(65000, &[(&node, 65100)]))
-        .unwrap();
     let counter = node.etc.join("vtysh-calls");
     let (client, counter) = if through_vtysh {
         (counting_client(&node, &counter), Calls(Some(counter)))
@@ -554,13 +551,10 @@ async fn service_changes(through_vtysh: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ibgp_tor_sees_local_pref() {
-    let Some(lab) = Lab::start(1) else {
+    let Some(lab) = Lab::start_peered(1, 65000, 65000) else {
         return;
     };
     let node = lab.node(0).clone();
-    lab.tor
-        .load_config(&harness::tor_config(65000, &[(&node, 65000)]))
-        .unwrap();
     let mut driver = Driver::new(node.client());
     let mut cfg = node_config(65000, 65000);
     cfg.sets[1].local_pref = Some(100);

@@ -14,14 +14,11 @@ fn namespaces() -> String {
 #[test]
 fn ebgp_and_bfd_come_up_and_the_lab_is_removed() {
     let t0 = std::time::Instant::now();
-    let Some(lab) = harness::Lab::start(1) else {
+    let Some(lab) = harness::Lab::start_peered(1, 65000, 65100) else {
         return;
     };
     eprintln!("lab up after {:?}", t0.elapsed());
     let node = lab.node(0).clone();
-    lab.tor
-        .load_config(&harness::tor_config(65000, &[(&node, 65100)]))
-        .unwrap();
     node.load_config(&format!(
         "router bgp 65100\n bgp router-id {n}\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n no bgp network import-check\n neighbor 192.0.2.1 remote-as 65000\n neighbor 192.0.2.1 timers 3 9\n neighbor 192.0.2.1 timers connect 5\n neighbor 192.0.2.1 bfd\n address-family ipv4 unicast\n  network 203.0.113.5/32\n  neighbor 192.0.2.1 activate\n exit-address-family\nexit\n",
         n = node.ipv4

@@ -3,47 +3,39 @@
 
 #[path = "harness.rs"]
 mod harness;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::Duration;
 
 use ferrule::frr_status::{self as status, BfdStatus, BgpState as SessionState};
 use ferrule::FrrStatus;
+use support::fixtures::{Announce, AttrSet, NodeConfig};
 
-const NODE: &str = "\
-bfd
- profile tor
-  receive-interval 300
-  transmit-interval 300
- exit
-exit
-router bgp 65100
- bgp router-id 192.0.2.21
- no bgp ebgp-requires-policy
- no bgp network import-check
- no bgp default ipv4-unicast
- neighbor 192.0.2.1 remote-as 65000
- neighbor 192.0.2.1 timers 3 9
- neighbor 192.0.2.1 timers connect 5
- neighbor 192.0.2.1 bfd
- neighbor 192.0.2.1 bfd profile tor
- address-family ipv4 unicast
-  network 203.0.113.5/32
-  network 203.0.113.6/32
-  neighbor 192.0.2.1 activate
- exit-address-family
-exit
-";
+/// The node's config: one eBGP session to the ToR with BFD, two /32s announced.
+fn node_config(hostname: &str) -> String {
+    let mut c = NodeConfig::new(hostname, 65100, "192.0.2.21", "192.0.2.1", 65000);
+    c.origination = true;
+    c.sets = vec![AttrSet::community("65000:100")];
+    c.announce = ["203.0.113.5/32", "203.0.113.6/32"]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Announce {
+            prefix: p.to_string(),
+            seq: i as u32 + 1,
+            set: 0,
+        })
+        .collect();
+    c.render()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_json_parses_into_status() {
-    let Some(lab) = harness::Lab::start(1) else {
+    let Some(lab) = harness::Lab::start_peered(1, 65000, 65100) else {
         return;
     };
     let node = lab.node(0).clone();
-    node.load_config(NODE).unwrap();
-    lab.tor
-        .load_config(&harness::tor_config(65000, &[(&node, 65100)]))
-        .unwrap();
+    node.load_config(&node_config(&node.name)).unwrap();
     harness::wait_established(&lab.tor, node.ipv4, Duration::from_secs(20));
     harness::wait_bfd_up(&node, lab.tor.ipv4, Duration::from_secs(10));
     // Both prefixes reached the ToR.

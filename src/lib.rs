@@ -31,7 +31,7 @@ pub use crate::input::{manifests, trim};
 pub use crate::frr::cli::{BatchOutput, Cli, CliError, Transport, VtySockets, VtyshProcess};
 pub use crate::frr::reload::apply::{ApplyResult, Driver, Outcome};
 pub use crate::frr::reload::{config as frr_config, diff as frr_diff};
-pub use crate::frr::render::{config_hash, render, RenderError, ROUTE_MAP_DELAY_TIMER};
+pub use crate::frr::render::{render, sha256_hex, RenderError, ROUTE_MAP_DELAY_TIMER};
 pub use crate::frr::status as frr_status;
 pub use crate::frr::status::{FrrStatus, StatusError};
 
@@ -41,11 +41,11 @@ pub use crate::kube::reflect::{Backoff, Changes, WatchError, Watches};
 pub use crate::kube::stores::Stores;
 
 // The speaker.
-pub use crate::speaker::engine::{self as engine, Applied, Engine, EngineConfig, Frr, StatusSink};
+pub use crate::speaker::engine::{self as engine, Applied, Engine, EngineConfig, Frr};
 pub use crate::speaker::frr_adapter::FrrDriver;
 pub use crate::speaker::metrics::Metrics;
-pub use crate::speaker::sink::{FileSink, KubeSink, SinkError};
-pub use crate::speaker::source::{watch_cluster, watch_dir, SnapshotRx, SnapshotTx};
+pub use crate::speaker::sink::{FileSink, KubeSink, SinkError, StatusSink};
+pub use crate::speaker::sources::{watch_cluster, watch_dir, SnapshotRx, SnapshotTx};
 pub use crate::speaker::state::{FrrState, SessionState};
 pub use crate::speaker::status::{announcements, build as build_status, ApplyInfo, StatusObjects};
 pub use crate::speaker::table::render as status_table;

@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 
 use ferrule::model::{BfdProfile, Community, Password, PeerAddress, RemoteAs, Timers};
 use ferrule::{render, Announcement, Neighbor, NodeIntent, RenderError, Router};
@@ -35,24 +34,11 @@ fn ann(prefix: &str, communities: &[&str], local_pref: Option<u32>) -> Announcem
 
 /// A plain eBGP neighbor at `addr`; families follow the address.
 fn peer(name: &str, addr: &str, asn: u32) -> Neighbor {
-    let ip: IpAddr = addr.parse().unwrap();
-    Neighbor {
-        peer: name.into(),
-        address: PeerAddress::Ip(ip),
-        remote_as: RemoteAs::Asn(asn),
-        local_as: None,
-        port: None,
-        timers: None,
-        connect_time: None,
-        password: None,
-        source_address: None,
-        ebgp_multihop: false,
-        bfd_profile: None,
-        graceful_restart: false,
-        ipv4: ip.is_ipv4(),
-        ipv6: ip.is_ipv6(),
-        announcements: Vec::new(),
-    }
+    Neighbor::new(
+        name,
+        PeerAddress::Ip(addr.parse().unwrap()),
+        RemoteAs::Asn(asn),
+    )
 }
 
 fn with(mut n: Neighbor, f: impl FnOnce(&mut Neighbor)) -> Neighbor {

@@ -1,4 +1,4 @@
-use super::MetallbStatus;
+use super::condition::MetallbStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-use super::MetallbStatus;
+use super::condition::MetallbStatus;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 

@@ -5,6 +5,7 @@
 mod advertisement;
 mod bfd;
 mod community;
+mod condition;
 mod peer;
 mod pool;
 pub mod status;
@@ -12,23 +13,13 @@ pub mod status;
 pub use advertisement::{BGPAdvertisement, BGPAdvertisementSpec};
 pub use bfd::{BFDProfile, BFDProfileSpec};
 pub use community::{Community, CommunityAlias, CommunitySpec};
+pub use condition::MetallbStatus;
 pub use peer::{v1beta1, v1beta2, BGPPeer, BGPPeerSpec, DynamicAsn, SecretRef};
 pub use pool::{IPAddressPool, IPAddressPoolSpec, IPAddressPoolStatus, ServiceAllocation};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::crd::merge_crds;
 use kube::CustomResourceExt;
-
-/// What ferrule writes in the status of MetalLB's objects: a `Valid` condition saying
-/// whether the object is used, and if not, which field is wrong (only the leading
-/// controller writes it).
-#[derive(
-    serde::Serialize, serde::Deserialize, schemars::JsonSchema, Clone, Debug, Default, PartialEq,
-)]
-pub struct MetallbStatus {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-}
 
 /// The API group, as MetalLB defines it.
 pub const GROUP: &str = "metallb.io";

@@ -4,7 +4,7 @@
 pub use v1beta2::{BGPPeer, BGPPeerSpec, DynamicAsn, SecretRef};
 
 pub mod v1beta1 {
-    use crate::api::MetallbStatus;
+    use crate::api::condition::MetallbStatus;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use kube::{CustomResource, KubeSchema};
     use serde::{Deserialize, Serialize};
@@ -87,7 +87,7 @@ pub mod v1beta1 {
 }
 
 pub mod v1beta2 {
-    use crate::api::MetallbStatus;
+    use crate::api::condition::MetallbStatus;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use kube::{CustomResource, KubeSchema};
     use schemars::JsonSchema;

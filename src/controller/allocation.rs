@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::error::ControllerError;
 use super::leader::{LeaderTask, Leadership, Pass};
-use super::ControllerOptions;
+use super::options::ControllerOptions;
 use crate::api::{IPAddressPool, IPAddressPoolStatus};
 use crate::core::allocate::pool_usage;
 use crate::core::model::{Assignment, ServiceKey};

@@ -8,8 +8,7 @@ mod allocation;
 pub mod conditions;
 mod error;
 pub mod leader;
-
-use std::time::Duration;
+mod options;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::api::Api;
@@ -23,67 +22,7 @@ use leader::{lead, LeaseConfig};
 
 pub use allocation::{fetch, reconcile_once, Memory, Outcome, ReconcileReport, POOL_ANNOTATION};
 pub use error::ControllerError;
-
-/// Options of `ferrule controller`.
-#[derive(clap::Parser, Clone, Debug)]
-#[command(name = "controller")]
-pub struct ControllerOptions {
-    /// Namespace of the IPAddressPools and of the leader-election Lease.
-    #[arg(long, env = "FERRULE_NAMESPACE", default_value = "metallb-system")]
-    pub namespace: String,
-    /// Serve only Services with this spec.loadBalancerClass (unset: only Services without
-    /// one, as MetalLB does).
-    #[arg(long, env = "FERRULE_LB_CLASS")]
-    pub lb_class: Option<String>,
-    /// Holder identity in the Lease: the pod name (falls back to $HOSTNAME).
-    #[arg(long, env = "POD_NAME")]
-    pub identity: Option<String>,
-    /// Name of the leader-election Lease.
-    #[arg(long, default_value = "ferrule-controller")]
-    pub lease_name: String,
-    /// How long others wait after the last renewal they saw before taking over.
-    #[arg(long, default_value = "15s", value_parser = duration_flag)]
-    pub lease_duration: Duration,
-    /// The leader steps down if it could not renew for this long (< lease duration).
-    #[arg(long, default_value = "10s", value_parser = duration_flag)]
-    pub renew_deadline: Duration,
-    /// How often the leader renews (and others retry).
-    #[arg(long, default_value = "5s", value_parser = duration_flag)]
-    pub renew_interval: Duration,
-    /// Changes arriving within this window are handled by one recompute.
-    #[arg(long, default_value = "30ms", value_parser = duration_flag)]
-    pub debounce: Duration,
-}
-
-impl Default for ControllerOptions {
-    fn default() -> Self {
-        <Self as clap::Parser>::parse_from(["controller"])
-    }
-}
-
-impl ControllerOptions {
-    pub(crate) fn check(&self) -> Result<(), ControllerError> {
-        if !(self.renew_interval < self.renew_deadline && self.renew_deadline < self.lease_duration)
-        {
-            return Err(ControllerError::Options(format!(
-                "need --renew-interval ({:?}) < --renew-deadline ({:?}) < --lease-duration ({:?})",
-                self.renew_interval, self.renew_deadline, self.lease_duration
-            )));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn instance(&self) -> &str {
-        self.identity
-            .as_deref()
-            .unwrap_or(crate::kube::events::REPORTER)
-    }
-}
-
-/// A duration flag: `250ms`, `15s`, `1m30s` (Go's grammar, as the CRDs use), or seconds.
-fn duration_flag(s: &str) -> Result<Duration, String> {
-    crate::core::duration::parse_flag(s).map_err(|e| e.to_string())
-}
+pub use options::ControllerOptions;
 
 /// Run the controller until an unrecoverable error. Dropping the future stops everything
 /// (watches, lease renewals, writes).
@@ -159,42 +98,5 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
     tokio::select! {
         () = elector => Ok(()),
         r = loops => r,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        let cases = [
-            ("250ms", Some(Duration::from_millis(250))),
-            ("15s", Some(Duration::from_secs(15))),
-            ("15", Some(Duration::from_secs(15))),
-            ("2m", Some(Duration::from_secs(120))),
-            ("1h", Some(Duration::from_secs(3600))),
-            ("1m30s", Some(Duration::from_secs(90))),
-            ("2x", None),
-            ("s", None),
-            ("", None),
-        ];
-        for (input, want) in cases {
-            assert_eq!(duration_flag(input).ok(), want, "{input:?}");
-        }
-    }
-
-    #[test]
-    fn defaults_and_timing_rule() {
-        let o = ControllerOptions::default();
-        assert_eq!(o.namespace, "metallb-system");
-        assert_eq!(o.lease_duration, Duration::from_secs(15));
-        assert_eq!(o.renew_interval, Duration::from_secs(5));
-        assert!(o.check().is_ok());
-        let bad = ControllerOptions {
-            renew_deadline: Duration::from_secs(20),
-            ..o
-        };
-        assert!(bad.check().is_err());
     }
 }

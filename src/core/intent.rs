@@ -59,6 +59,35 @@ pub struct Neighbor {
     pub announcements: Vec<Announcement>,
 }
 
+impl Neighbor {
+    /// A neighbor with every session setting at FRR's default, activated in the families
+    /// its address implies (both for an unnumbered session), announcing nothing yet.
+    pub fn new(peer: &str, address: PeerAddress, remote_as: RemoteAs) -> Self {
+        let (ipv4, ipv6) = match address {
+            PeerAddress::Ip(IpAddr::V4(_)) => (true, false),
+            PeerAddress::Ip(IpAddr::V6(_)) => (false, true),
+            PeerAddress::Interface(_) => (true, true),
+        };
+        Neighbor {
+            peer: peer.into(),
+            address,
+            remote_as,
+            local_as: None,
+            port: None,
+            timers: None,
+            connect_time: None,
+            password: None,
+            source_address: None,
+            ebgp_multihop: false,
+            bfd_profile: None,
+            graceful_restart: false,
+            ipv4,
+            ipv6,
+            announcements: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Announcement {
     pub prefix: IpNet,

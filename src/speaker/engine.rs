@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{debug, info, info_span, warn, Instrument};
 
-use super::events::{self, AnnouncementEvent};
+use super::events;
 use super::metrics::Metrics;
-use super::sink::SinkError;
+use super::sink::StatusSink;
 use super::state::FrrState;
 use super::status::{self, ApplyInfo, StatusObjects};
 use crate::api::status::ServiceAnnouncement;
@@ -47,24 +47,6 @@ pub trait Frr: Send {
     /// restarted); the engine then applies again.
     fn restarts(&self) -> u64 {
         0
-    }
-}
-
-/// Where status goes (the Kubernetes API or a directory). Implementations write only the
-/// objects that differ from what they last wrote and remove the ones that disappeared.
-pub trait StatusSink: Send {
-    fn publish(
-        &mut self,
-        objects: &StatusObjects,
-    ) -> impl Future<Output = Result<usize, SinkError>> + Send;
-
-    /// Tell about Services this node started or stopped announcing (after the apply that
-    /// did it). Best effort: a lost event is logged, never retried.
-    fn events(&mut self, events: &[AnnouncementEvent]) -> impl Future<Output = ()> + Send {
-        for e in events {
-            info!(service = %format!("{}/{}", e.namespace, e.name), reason = e.event.reason, note = %e.event.note, "service event");
-        }
-        async {}
     }
 }
 
@@ -277,7 +259,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
         self.previous = computed.allocation.assigned.clone();
         let intent = computed.node_intent(&cfg.node);
         let config = render::render(&intent)?;
-        let hash = render::config_hash(&config);
+        let hash = render::sha256_hex(&config);
         let announcements = match &self.desired {
             // Most changes touch no Service this node speaks for: keep the shared list.
             Some(b) if b.intent == intent => b.announcements.clone(),

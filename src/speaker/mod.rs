@@ -7,7 +7,7 @@ pub mod events;
 pub mod frr_adapter;
 pub mod metrics;
 pub mod sink;
-pub mod source;
+pub mod sources;
 pub mod state;
 pub mod status;
 pub mod table;
@@ -154,7 +154,7 @@ pub async fn run(args: SpeakerArgs) -> Result<(), SpeakerError> {
             let ns = args.namespace.clone();
             let node = args.node.clone();
             let watcher = tokio::spawn(async move {
-                if let Err(e) = source::watch_dir(dir2.clone(), ns, node, tx).await {
+                if let Err(e) = sources::watch_dir(dir2.clone(), ns, node, tx).await {
                     tracing::error!(dir = %dir2.display(), error = %e, "cannot watch the manifest directory");
                 }
             });
@@ -165,7 +165,7 @@ pub async fn run(args: SpeakerArgs) -> Result<(), SpeakerError> {
         None => {
             let client = kube::Client::try_default().await?;
             let sink = sink::KubeSink::new(client.clone(), &args.namespace, &args.node);
-            tokio::spawn(source::watch_cluster(
+            tokio::spawn(sources::watch_cluster(
                 client,
                 args.namespace.clone(),
                 args.node.clone(),

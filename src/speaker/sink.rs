@@ -1,7 +1,8 @@
 //! Status sinks: the Kubernetes API (server-side apply, only changed objects) and a
-//! directory of YAML files (file mode), both behind `engine::StatusSink`.
+//! directory of YAML files (file mode), both behind [`StatusSink`].
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -9,9 +10,8 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
-use super::engine::StatusSink;
 use super::events::{AnnouncementEvent, ANNOUNCED};
 use super::status::StatusObjects;
 use crate::api::status::{BGPSession, ServiceAnnouncement, SpeakerNode, NODE_LABEL};
@@ -47,6 +47,24 @@ fn api(object: String) -> impl FnOnce(kube::Error) -> SinkError {
 }
 /// `reportingController` of the speaker's Events (the instance is the node).
 pub const EVENT_REPORTER: &str = "ferrule-speaker";
+
+/// Where status goes (the Kubernetes API or a directory). Implementations write only the
+/// objects that differ from what they last wrote and remove the ones that disappeared.
+pub trait StatusSink: Send {
+    fn publish(
+        &mut self,
+        objects: &StatusObjects,
+    ) -> impl Future<Output = Result<usize, SinkError>> + Send;
+
+    /// Tell about Services this node started or stopped announcing (after the apply that
+    /// did it). Best effort: a lost event is logged, never retried.
+    fn events(&mut self, events: &[AnnouncementEvent]) -> impl Future<Output = ()> + Send {
+        for e in events {
+            info!(service = %format!("{}/{}", e.namespace, e.name), reason = e.event.reason, note = %e.event.note, "service event");
+        }
+        async {}
+    }
+}
 
 /// One object to write or remove, found by comparing what was last written with what is
 /// wanted now. Typed comparison: nothing is serialized unless it is written.

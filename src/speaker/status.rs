@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kube::api::ObjectMeta;
-use sha2::{Digest, Sha256};
 
 use super::state::FrrState;
 use crate::api::status::{
@@ -16,6 +15,7 @@ use crate::api::status::{
 use crate::core::intent::NodeIntent;
 use crate::core::model::ServiceKey;
 use crate::core::snapshot::ValidationError;
+use crate::frr::render::sha256_hex;
 
 /// Everything one node publishes, each list sorted by object name. The announcements (one
 /// per Service, thousands on a big cluster) change only when the node's intent does; they
@@ -73,8 +73,7 @@ pub fn object_name(parts: &[&str]) -> String {
 }
 
 fn hex8(s: &str) -> String {
-    let digest = Sha256::digest(s.as_bytes());
-    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(s)[..8].to_string()
 }
 
 fn meta(name: String, namespace: &str, labels: &[(&str, &str)]) -> ObjectMeta {

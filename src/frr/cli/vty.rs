@@ -23,7 +23,7 @@ use tokio::net::UnixStream;
 use tokio::sync::{Mutex, MutexGuard};
 use tracing::debug;
 
-use super::{check_safe, redact, BatchOutput, CliError, Transport};
+use super::transport::{check_safe, redact, BatchOutput, CliError, Transport};
 use crate::frr::reload::config::{child_context, root_context, Ctx};
 
 const START: &str = "XFRR_start_configuration";

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::{check_safe, redact, BatchOutput, CliError, Transport};
+use super::transport::{check_safe, redact, BatchOutput, CliError, Transport};
 
 /// Arguments beyond this many bytes go through `-f /dev/stdin` instead of `-c` (Linux allows
 /// ~2 MiB of argv+env; keep well below).

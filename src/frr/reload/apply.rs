@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::config::{parse, Config};
 use super::diff::{diff, Batch};
 use crate::frr::cli::{redact, Cli, CliError, Transport};
-use crate::frr::render::config_hash;
+use crate::frr::render::sha256_hex;
 
 /// How an apply ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,7 +128,7 @@ impl Driver {
             frr_duration: Duration::ZERO,
             commands_sent: 0,
             changes: 0,
-            config_hash: config_hash(desired),
+            config_hash: sha256_hex(desired),
             batch: Vec::new(),
             warnings: Vec::new(),
         };

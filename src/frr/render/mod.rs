@@ -39,11 +39,10 @@ mod error;
 pub mod names;
 mod view;
 
-use sha2::{Digest, Sha256};
-
 use crate::core::intent::NodeIntent;
 
 pub use error::RenderError;
+pub use names::sha256_hex;
 pub use view::ROUTE_MAP_DELAY_TIMER;
 
 /// Renders the whole FRR config for one node.
@@ -55,13 +54,4 @@ pub fn render(intent: &NodeIntent) -> Result<String, RenderError> {
     // askama drops the template file's final newline.
     out.push('\n');
     Ok(out)
-}
-
-/// The identity of a rendered config: its SHA-256, hex. The speaker, the apply driver and
-/// SpeakerNode status all name a config by it.
-pub fn config_hash(config: &str) -> String {
-    Sha256::digest(config.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

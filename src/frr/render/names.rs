@@ -107,7 +107,7 @@ pub fn neighbor_key(vrf: Option<&SafeName>, address: &PeerAddress) -> String {
     if PREFIX.len() + readable.len() + LONGEST_SUFFIX <= SafeName::MAX_LEN {
         readable
     } else {
-        format!("h{}", &hex(&Sha256::digest(readable.as_bytes()))[..16])
+        format!("h{}", &sha256_hex(&readable)[..16])
     }
 }
 
@@ -134,8 +134,13 @@ pub fn preferred_tag(canonical: &str) -> u32 {
     u32::from_be_bytes([d[0], d[1], d[2], d[3]]).max(1)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// SHA-256 of `text`, hex: the one hash ferrule uses, for a config's identity (the speaker,
+/// the apply driver and SpeakerNode status name a config by it) and for stable names.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@ use super::*;
 use crate::core::intent::Announcement;
 use crate::frr::reload::config::parse;
 use crate::frr::render::names::is_safe;
-use crate::frr::render::{config_hash, render};
+use crate::frr::render::{render, sha256_hex};
 use proptest::prelude::*;
 
 const PLACEHOLDER: &str = "placeholder";
@@ -32,29 +32,23 @@ fn intent_with(slot: Slot, name: &str) -> NodeIntent {
             asn: 65100,
             router_id: None,
             neighbors: vec![Neighbor {
-                peer: "tor1".into(),
-                address: match slot {
-                    Slot::Interface => PeerAddress::Interface(name.to_owned()),
-                    _ => PeerAddress::Ip("192.0.2.1".parse().unwrap()),
-                },
-                remote_as: RemoteAs::External,
-                local_as: None,
-                port: None,
-                timers: None,
-                connect_time: None,
-                password: None,
-                source_address: None,
-                ebgp_multihop: false,
                 bfd_profile: Some(profile.clone()),
-                graceful_restart: false,
-                ipv4: true,
-                ipv6: false,
                 announcements: vec![Announcement {
                     prefix: "203.0.113.10/32".parse().unwrap(),
                     communities: [Community::Standard(65000, 100)].into(),
                     local_pref: Some(100),
                     services: vec![],
                 }],
+                // The address only, even for an unnumbered session.
+                ipv6: false,
+                ..Neighbor::new(
+                    "tor1",
+                    match slot {
+                        Slot::Interface => PeerAddress::Interface(name.to_owned()),
+                        _ => PeerAddress::Ip("192.0.2.1".parse().unwrap()),
+                    },
+                    RemoteAs::External,
+                )
             }],
         }],
         bfd_profiles: vec![BfdProfile {
@@ -200,6 +194,6 @@ fn hash_is_sha256_hex() {
         ),
     ];
     for (input, want) in table {
-        assert_eq!(config_hash(input), want);
+        assert_eq!(sha256_hex(input), want);
     }
 }

@@ -1,0 +1,209 @@
+//! BGPAdvertisement: which pools, peers, nodes and Services it covers, with what
+//! attributes; and the localPref rule between advertisements.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::community::Aliases;
+use super::pool::{min_prefix_len, show_range};
+use super::report::{duplicates, Known, Report};
+use super::selector::{node_overlap, selectors};
+use crate::api;
+use crate::core::model::{Advertisement, Community, Node as ModelNode, Peer, Pool};
+use crate::core::snapshot::ValidationError;
+
+pub(super) fn advertisement(
+    a: &api::BGPAdvertisement,
+    pools: &Known<Pool>,
+    peers: &Known<Peer>,
+    aliases: &Aliases,
+) -> Result<Advertisement, Vec<ValidationError>> {
+    let mut r = Report::new(&a.metadata, "BGPAdvertisement");
+    let s = &a.spec;
+
+    let mut length = |field: &str, v: Option<i32>, max: u8| -> u8 {
+        let v = v.unwrap_or(max.into());
+        match u8::try_from(v) {
+            Ok(l) if l <= max => l,
+            _ => {
+                r.err(
+                    format!("spec.{field}"),
+                    format!("{v} is out of range 0-{max}"),
+                );
+                max
+            }
+        }
+    };
+    let agg4 = length("aggregationLength", s.aggregation_length, 32);
+    let agg6 = length("aggregationLengthV6", s.aggregation_length_v6, 128);
+    if !s.service_selectors.is_empty() {
+        // An aggregated prefix carries other Services too, so it cannot be limited to some
+        // Services (MetalLB's rule).
+        if agg4 != 32 {
+            r.err(
+                "spec.aggregationLength",
+                "aggregationLength cannot be combined with serviceSelectors",
+            );
+        }
+        if agg6 != 128 {
+            r.err(
+                "spec.aggregationLengthV6",
+                "aggregationLengthV6 cannot be combined with serviceSelectors",
+            );
+        }
+    }
+
+    let mut communities = BTreeSet::new();
+    duplicates(&mut r, "spec.communities", &s.communities);
+    for (i, c) in s.communities.iter().enumerate() {
+        let field = format!("spec.communities[{i}]");
+        if let Some((v, _)) = aliases.valid.get(c) {
+            communities.insert(*v);
+        } else if let Some(obj) = aliases.invalid.get(c) {
+            r.err(
+                field,
+                format!("community alias {c:?} comes from Community {obj}, which is invalid"),
+            );
+        } else {
+            match c.parse::<Community>() {
+                Ok(v) => {
+                    communities.insert(v);
+                }
+                Err(e) if c.contains(':') => r.err(field, e.to_string()),
+                Err(_) => r.err(
+                    field,
+                    format!("{c:?} is neither a known Community alias nor a community value (AA:NN, large:A:B:C)"),
+                ),
+            }
+        }
+    }
+
+    let mut pool_names = BTreeSet::new();
+    duplicates(&mut r, "spec.ipAddressPools", &s.ip_address_pools);
+    for (i, name) in s.ip_address_pools.iter().enumerate() {
+        match pools.get(name) {
+            Ok(_) => {
+                pool_names.insert(name.clone());
+            }
+            Err(missing) => r.err(format!("spec.ipAddressPools[{i}]"), missing.to_string()),
+        }
+    }
+    let pool_selectors = selectors(
+        &mut r,
+        "spec.ipAddressPoolSelectors",
+        &s.ip_address_pool_selectors,
+    );
+    // Selectors only pick valid pools: one invalid pool must not take down an advertisement
+    // that merely matches it by label.
+    for pool in pools.valid.values() {
+        if pool_selectors.iter().any(|sel| sel.matches(&pool.labels)) {
+            pool_names.insert(pool.name.clone());
+        }
+    }
+    if s.ip_address_pools.is_empty() && s.ip_address_pool_selectors.is_empty() {
+        // MetalLB: neither names nor selectors means every pool.
+        pool_names.extend(pools.valid.keys().cloned());
+    }
+
+    let mut peer_names = BTreeSet::new();
+    duplicates(&mut r, "spec.peers", &s.peers);
+    for (i, name) in s.peers.iter().enumerate() {
+        match peers.get(name) {
+            Ok(_) => {
+                peer_names.insert(name.clone());
+            }
+            Err(missing) => r.err(format!("spec.peers[{i}]"), missing.to_string()),
+        }
+    }
+
+    let node_selectors = selectors(&mut r, "spec.nodeSelectors", &s.node_selectors);
+    let service_selectors = selectors(&mut r, "spec.serviceSelectors", &s.service_selectors);
+
+    // Aggregating must not announce addresses outside the pool: the aggregation length may
+    // not be shorter than the largest block of any entry of the same family.
+    for name in &pool_names {
+        let Some(pool) = pools.valid.get(name) else {
+            continue;
+        };
+        for range in &pool.ranges {
+            let (field, agg) = if range.first.is_ipv4() {
+                ("spec.aggregationLength", agg4)
+            } else {
+                ("spec.aggregationLengthV6", agg6)
+            };
+            let block = min_prefix_len(range);
+            if agg < block {
+                r.err(
+                    field,
+                    format!(
+                        "{agg} is shorter than /{block} of {} in IPAddressPool {name}: the aggregate would announce addresses outside the pool",
+                        show_range(pool, range)
+                    ),
+                );
+            }
+        }
+    }
+
+    let adv = Advertisement {
+        name: a.metadata.name.clone().unwrap_or_default(),
+        aggregation_length_v4: agg4,
+        aggregation_length_v6: agg6,
+        local_pref: s.local_pref,
+        communities,
+        pools: pool_names,
+        node_selectors,
+        peers: peer_names,
+        service_selectors,
+    };
+    r.finish(adv)
+}
+
+/// MetalLB's rule: two advertisements that send the same prefix to the same peer from the
+/// same node may not ask for different LOCAL_PREFs. As in MetalLB, advertisements with
+/// serviceSelectors are exempt (which Services they carry is only known at run time;
+/// intent must merge them deterministically).
+pub(super) fn local_pref_conflict(
+    adv: &Advertisement,
+    accepted: &BTreeMap<String, Advertisement>,
+    pools: &BTreeMap<String, Pool>,
+    nodes: &BTreeMap<String, ModelNode>,
+) -> Option<String> {
+    let lp = adv.local_pref?;
+    if !adv.service_selectors.is_empty() {
+        return None;
+    }
+    for other in accepted.values() {
+        let Some(olp) = other.local_pref else {
+            continue;
+        };
+        if olp == lp || !other.service_selectors.is_empty() {
+            continue;
+        }
+        if !adv.peers.is_empty() && !other.peers.is_empty() && adv.peers.is_disjoint(&other.peers) {
+            continue;
+        }
+        for name in adv.pools.intersection(&other.pools) {
+            let Some(pool) = pools.get(name) else {
+                continue;
+            };
+            let has_v4 = pool.ranges.iter().any(|r| r.first.is_ipv4());
+            let has_v6 = pool.ranges.iter().any(|r| !r.first.is_ipv4());
+            // Different aggregation lengths give different prefixes, which may differ.
+            let same_prefixes = (!has_v4
+                || adv.aggregation_length_v4 == other.aggregation_length_v4)
+                && (!has_v6 || adv.aggregation_length_v6 == other.aggregation_length_v6);
+            if !same_prefixes {
+                continue;
+            }
+            if let Some(overlap) = node_overlap(&adv.node_selectors, &other.node_selectors, nodes) {
+                return Some(format!(
+                    "localPref {lp} conflicts with localPref {olp} of BGPAdvertisement {} for IPAddressPool {name}: both announce the same prefixes to the same peers ({overlap})",
+                    other.name
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

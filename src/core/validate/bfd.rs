@@ -1,0 +1,36 @@
+//! BFDProfile: MetalLB's ranges for every interval and counter.
+
+use super::report::Report;
+use crate::api;
+use crate::core::model::BfdProfile;
+use crate::core::snapshot::ValidationError;
+
+pub(super) fn bfd_profile(p: &api::BFDProfile) -> Result<BfdProfile, Vec<ValidationError>> {
+    let mut r = Report::new(&p.metadata, "BFDProfile");
+    let s = &p.spec;
+    let mut range = |field: &str, v: Option<u32>, min: u32, max: u32| {
+        if let Some(v) = v {
+            if !(min..=max).contains(&v) {
+                r.err(
+                    format!("spec.{field}"),
+                    format!("{v} is out of range {min}-{max}"),
+                );
+            }
+        }
+        v
+    };
+    let profile = BfdProfile {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        receive_interval: range("receiveInterval", s.receive_interval, 10, 60000),
+        transmit_interval: range("transmitInterval", s.transmit_interval, 10, 60000),
+        detect_multiplier: range("detectMultiplier", s.detect_multiplier, 2, 255),
+        echo_interval: range("echoInterval", s.echo_interval, 10, 60000),
+        echo_mode: s.echo_mode.unwrap_or(false),
+        passive_mode: s.passive_mode.unwrap_or(false),
+        minimum_ttl: range("minimumTtl", s.minimum_ttl, 1, 254),
+    };
+    r.finish(profile)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,72 @@
+use crate::core::validate::testing::*;
+
+#[test]
+fn bfd_profiles() {
+    let cascade = |first: Expect| -> &'static [Expect] {
+        Box::leak(vec![first, BFD_DEPENDENTS[0], BFD_DEPENDENTS[1]].into_boxed_slice())
+    };
+    run(&[
+        Row {
+            name: "bounds are inclusive",
+            mutate: |s| {
+                let b = bfd_spec(s);
+                b.receive_interval = Some(10);
+                b.transmit_interval = Some(60000);
+                b.detect_multiplier = Some(255);
+                b.echo_interval = Some(10);
+                b.minimum_ttl = Some(254);
+            },
+            errors: &[],
+        },
+        Row {
+            name: "receiveInterval",
+            mutate: |s| bfd_spec(s).receive_interval = Some(9),
+            errors: cascade((
+                "BFDProfile",
+                "fast",
+                "spec.receiveInterval",
+                "9 is out of range 10-60000",
+            )),
+        },
+        Row {
+            name: "transmitInterval",
+            mutate: |s| bfd_spec(s).transmit_interval = Some(60001),
+            errors: cascade((
+                "BFDProfile",
+                "fast",
+                "spec.transmitInterval",
+                "out of range 10-60000",
+            )),
+        },
+        Row {
+            name: "echoInterval",
+            mutate: |s| bfd_spec(s).echo_interval = Some(0),
+            errors: cascade((
+                "BFDProfile",
+                "fast",
+                "spec.echoInterval",
+                "out of range 10-60000",
+            )),
+        },
+        Row {
+            name: "detectMultiplier",
+            mutate: |s| bfd_spec(s).detect_multiplier = Some(1),
+            errors: cascade((
+                "BFDProfile",
+                "fast",
+                "spec.detectMultiplier",
+                "out of range 2-255",
+            )),
+        },
+        Row {
+            name: "minimumTtl",
+            mutate: |s| bfd_spec(s).minimum_ttl = Some(255),
+            errors: cascade((
+                "BFDProfile",
+                "fast",
+                "spec.minimumTtl",
+                "out of range 1-254",
+            )),
+        },
+    ]);
+}

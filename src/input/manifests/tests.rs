@@ -1,0 +1,245 @@
+use super::*;
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        namespace: "metallb-system".into(),
+        ..Snapshot::default()
+    }
+}
+
+const POOL: &str = "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: p}\nspec: {addresses: [203.0.113.0/24]}\n";
+
+#[test]
+fn documents_kinds_and_namespaces() {
+    let text = format!(
+        "---\n# leading separator and comments are fine\n{POOL}--- # a comment after the separator\n\
+         apiVersion: metallb.io/v1beta1\nkind: BGPPeer\nmetadata: {{name: t1}}\nspec: {{myASN: 1, peerASN: 2, peerAddress: 198.51.100.1, holdTime: 9s}}\n\
+         ---\n---\n\
+         apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: t2, namespace: elsewhere}}\nspec: {{myASN: 1, dynamicASN: external, interface: eth0}}\n\
+         ---\napiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {{name: a}}\n\
+         ---\napiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {{name: b}}\n\
+         ---\napiVersion: metallb.io/v1beta1\nkind: Community\nmetadata: {{name: c}}\nspec: {{communities: [{{name: x, value: '1:1'}}]}}\n\
+         ---\napiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec: {{type: LoadBalancer}}\n\
+         ---\napiVersion: v1\nkind: Secret\nmetadata: {{name: pw}}\ntype: kubernetes.io/basic-auth\ndata: {{password: aHVudGVyMg==}}\nstringData: {{username: me}}\n\
+         ---\napiVersion: v1\nkind: Node\nmetadata: {{name: n1, namespace: nonsense}}\n\
+         ---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: shop}}\n\
+         ---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: web-1, namespace: shop}}\naddressType: IPv4\nendpoints: []\n\
+         ---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app}}\n\
+         ---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: l2}}\n"
+    );
+    let mut s = snapshot();
+    let d = parse_str(&text, "all.yaml", &mut s);
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+
+    let ns = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| m.namespace.clone();
+    assert_eq!(ns(&s.pools[0].metadata).as_deref(), Some("metallb-system"));
+    assert_eq!(s.peers.len(), 2);
+    // v1beta1 converted to v1beta2, fields kept.
+    assert_eq!(s.peers[0].spec.peer_asn, Some(2));
+    assert_eq!(s.peers[0].spec.hold_time.as_deref(), Some("9s"));
+    assert_eq!(s.peers[1].spec.interface.as_deref(), Some("eth0"));
+    assert_eq!(ns(&s.peers[1].metadata).as_deref(), Some("elsewhere"));
+    assert_eq!(s.advertisements.len(), 1);
+    assert_eq!(s.bfd_profiles.len(), 1);
+    assert_eq!(s.communities[0].spec.communities[0].value, "1:1");
+    assert_eq!(ns(&s.services[0].metadata).as_deref(), Some("default"));
+    // stringData is merged into data, as the API server does.
+    let data = s.secrets[0].data.as_ref().unwrap();
+    assert_eq!(data["password"].0, b"hunter2");
+    assert_eq!(data["username"].0, b"me");
+    assert!(s.secrets[0].string_data.is_none());
+    // Cluster-scoped objects have no namespace.
+    assert_eq!(ns(&s.nodes[0].metadata), None);
+    assert_eq!(s.namespaces.len(), 1);
+    assert_eq!(ns(&s.endpoint_slices[0].metadata).as_deref(), Some("shop"));
+
+    let skipped: Vec<(&str, u32)> = d
+        .warnings
+        .iter()
+        .map(|w| match w {
+            Warning::Skipped { kind, at, .. } => (kind.as_str(), at.doc),
+            other => panic!("unexpected {other}"),
+        })
+        .collect();
+    // Document numbers count the empty ones too (the leading `---` opens document 2).
+    assert_eq!(skipped, [("Deployment", 14), ("L2Advertisement", 15)]);
+}
+
+#[test]
+fn broken_documents_do_not_stop_the_others() {
+    let text = format!(
+        "{POOL}---\nkey: *undefined_anchor\n---\nb: [1\n---\n\
+         apiVersion: metallb.io/v1beta1\nkind: BGPPeer\nmetadata: {{name: bad}}\nspec: {{myASN: lots, peerASN: 2, peerAddress: x}}\n\
+         ---\n- just\n- a list\n---\nmetadata: {{name: kindless}}\n---\n\
+         apiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {{name: good}}\n"
+    );
+    let mut s = snapshot();
+    let d = parse_str(&text, "mixed.yaml", &mut s);
+    assert_eq!(s.pools.len(), 1);
+    assert_eq!(s.bfd_profiles.len(), 1);
+    assert!(s.peers.is_empty());
+    let messages: Vec<String> = d.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    assert!(
+        messages[0].starts_with("mixed.yaml: document 2 (line 6): invalid YAML: unknown anchor"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].starts_with("mixed.yaml: document 3 (line 8): invalid YAML"),
+        "{}",
+        messages[1]
+    );
+    assert!(
+        messages[2].starts_with("mixed.yaml: document 4 (line 10): BGPPeer bad: ")
+            && messages[2].contains("myASN"),
+        "{}",
+        messages[2]
+    );
+    assert!(
+        messages[3].contains("document 5") && messages[3].contains("not a Kubernetes object"),
+        "{}",
+        messages[3]
+    );
+    assert!(
+        messages[4].contains("document 6") && messages[4].contains("missing apiVersion or kind"),
+        "{}",
+        messages[4]
+    );
+}
+
+#[test]
+fn later_documents_win() {
+    let peer = |name: &str, asn: u32, version: &str| {
+        format!("apiVersion: metallb.io/{version}\nkind: BGPPeer\nmetadata: {{name: {name}}}\nspec: {{myASN: {asn}, peerASN: 2, peerAddress: 198.51.100.1}}\n")
+    };
+    let mut s = snapshot();
+    let text = [
+        peer("t1", 1, "v1beta1"),
+        peer("t2", 2, "v1beta1"),
+        peer("t1", 3, "v1beta2"),
+    ]
+    .join("---\n");
+    let d = parse_str(&text, "a.yaml", &mut s);
+    // Across calls (files) too, and across API versions of the same kind.
+    let d2 = parse_str(&peer("t2", 4, "v1beta1"), "b.yaml", &mut s);
+    let asns: Vec<(String, u32)> = s
+        .peers
+        .iter()
+        .map(|p| (p.metadata.name.clone().unwrap(), p.spec.my_asn))
+        .collect();
+    assert_eq!(asns, [("t1".to_string(), 3), ("t2".to_string(), 4)]);
+    let replaced = |d: &Diagnostics| -> Vec<String> {
+        d.warnings
+            .iter()
+            .map(|w| match w {
+                Warning::Replaced { object, at } => format!("{}#{} {object}", at.file, at.doc),
+                other => panic!("unexpected {other}"),
+            })
+            .collect()
+    };
+    assert_eq!(replaced(&d), ["a.yaml#3 BGPPeer metallb-system/t1"]);
+    assert_eq!(replaced(&d2), ["b.yaml#1 BGPPeer metallb-system/t2"]);
+    // The same name in another namespace is another object.
+    parse_str(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n",
+        "c.yaml",
+        &mut s,
+    );
+    assert_eq!(s.services.len(), 2);
+}
+
+#[test]
+fn lists_are_unpacked() {
+    let text = "apiVersion: v1\nkind: List\nitems:\n\
+                - {apiVersion: v1, kind: Node, metadata: {name: n1}}\n\
+                - {apiVersion: v1, kind: Node, metadata: {name: n2}}\n\
+                - {apiVersion: v1, kind: Node, metadata: {name: n3}, spec: {unschedulable: maybe}}\n\
+                ---\napiVersion: v1\nkind: NodeList\nitems: [{apiVersion: v1, kind: Node, metadata: {name: n4}}]\n";
+    let mut s = snapshot();
+    let d = parse_str(text, "list.yaml", &mut s);
+    let names: Vec<_> = s
+        .nodes
+        .iter()
+        .map(|n| n.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["n1", "n2", "n4"]);
+    assert_eq!(d.errors.len(), 1);
+    let e = d.errors[0].to_string();
+    assert!(
+        e.starts_with("list.yaml: document 1 (line 1), items[2]: Node n3: "),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_fields_are_warned_about() {
+    let text = "apiVersion: metallb.io/v1beta1\nkind: BGPPeer\nmetadata: {name: t1}\n\
+                spec:\n  myASN: 1\n  peerASN: 2\n  peerAddress: 198.51.100.1\n  holdtime: 90s\n\
+                \x20 nodeSelectors: [{matchLabels: {any-key: fine}, matchExpresions: []}]\nstatuss: {}\n";
+    let mut s = snapshot();
+    let d = parse_str(text, "typo.yaml", &mut s);
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(s.peers.len(), 1);
+    let fields: Vec<&str> = d
+        .warnings
+        .iter()
+        .map(|w| match w {
+            Warning::UnknownField { field, object, .. } => {
+                assert_eq!(object.to_string(), "BGPPeer metallb-system/t1");
+                field.as_str()
+            }
+            other => panic!("unexpected {other}"),
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.holdtime",
+            "spec.nodeSelectors[0].matchExpresions",
+            "statuss"
+        ]
+    );
+}
+
+#[test]
+fn load_dir_reads_yaml_files_in_order() {
+    let dir = std::env::temp_dir().join(format!("ferrule-manifests-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let pool = |cidr: &str| {
+        format!("apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: p}}\nspec: {{addresses: [{cidr}]}}\n")
+    };
+    std::fs::write(dir.join("10-b.yml"), pool("198.51.100.0/24")).unwrap();
+    std::fs::write(dir.join("02-a.yaml"), pool("203.0.113.0/24")).unwrap();
+    std::fs::write(dir.join("20-c.yaml"), "a: [\n").unwrap();
+    std::fs::write(dir.join("notes.txt"), "not yaml: [").unwrap();
+    std::fs::write(dir.join("sub/99.yaml"), pool("192.0.2.0/24")).unwrap();
+
+    let loaded = load_dir(&dir, "ns1").unwrap();
+    assert_eq!(loaded.snapshot.namespace, "ns1");
+    assert_eq!(loaded.snapshot.pools.len(), 1);
+    // 10-b.yml comes after 02-a.yaml, so it wins; sub/ is not read.
+    assert_eq!(loaded.snapshot.pools[0].spec.addresses, ["198.51.100.0/24"]);
+    assert_eq!(
+        loaded.snapshot.pools[0].metadata.namespace.as_deref(),
+        Some("ns1")
+    );
+    assert_eq!(loaded.errors.len(), 1);
+    assert!(loaded.errors[0]
+        .to_string()
+        .contains("20-c.yaml: document 1"));
+    assert_eq!(loaded.warnings.len(), 1);
+
+    let missing = load_dir(&dir.join("absent"), "ns1").unwrap_err();
+    assert!(matches!(missing, ManifestError::Io { .. }));
+    assert!(missing.to_string().contains("absent"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn separators_follow_kubectl() {
+    let docs: Vec<(u32, &str)> = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n---x: 4\n");
+    assert_eq!(docs, [(1, "a: 1\n"), (3, "b: 2\n"), (5, "c: 3\n---x: 4\n")]);
+    assert_eq!(split_documents(""), [(1, "")]);
+}
