@@ -43,6 +43,7 @@ fn service(i: usize, families: &[IpFamily], policy: IpFamilyPolicy) -> Service {
         ip_families: families.to_vec(),
         ip_family_policy: policy,
         current_ips: vec![],
+        current_pool: None,
     }
 }
 
@@ -80,7 +81,7 @@ fn main() {
     ];
     for (label, families, policy) in cases {
         let cold: Vec<Service> = (0..n).map(|i| service(i, families, policy)).collect();
-        let out = allocate(&pools, &cold, &ns);
+        let out = allocate(&pools, &BTreeMap::new(), &cold, &ns);
         assert!(out.failed.is_empty(), "{:?}", out.failed.values().next());
         let steady: Vec<Service> = cold
             .iter()
@@ -94,13 +95,18 @@ fn main() {
         plus_one.push(service(n, families, policy));
 
         let t_cold = median(5, || {
-            black_box(allocate(&pools, black_box(&cold), &ns));
+            black_box(allocate(&pools, &BTreeMap::new(), black_box(&cold), &ns));
         });
         let t_steady = median(5, || {
-            black_box(allocate(&pools, black_box(&steady), &ns));
+            black_box(allocate(&pools, &BTreeMap::new(), black_box(&steady), &ns));
         });
         let t_plus = median(5, || {
-            black_box(allocate(&pools, black_box(&plus_one), &ns));
+            black_box(allocate(
+                &pools,
+                &BTreeMap::new(),
+                black_box(&plus_one),
+                &ns,
+            ));
         });
         println!(
             "allocate {n} {label} Services: cold {:.1} ms, steady state {:.1} ms, one added {:.1} ms",

@@ -127,13 +127,17 @@ fn start_speakers(lab: &Lab, manifests: &Path, status: &Path) -> Speakers {
         let (tx, rx) = watch::channel(None);
         let dir: PathBuf = manifests.to_path_buf();
         let name = node.name.clone();
+        // One ledger for all speakers, as file mode's default puts it in --status-dir.
+        let ledger = ferrule::Ledger::new(status.join("ledger.json"));
+        let watch_ledger = ledger.clone();
         tasks.push(tokio::spawn(async move {
-            ferrule::watch_dir(dir, "metallb-system".into(), name, tx)
+            ferrule::watch_dir(dir, "metallb-system".into(), name, Some(watch_ledger), tx)
                 .await
                 .unwrap();
         }));
         let mut cfg = EngineConfig::new(&node.name, "metallb-system");
         cfg.addresses = ferrule::Addresses::Allocate;
+        cfg.ledger = Some(ledger);
         cfg.coalesce = Duration::from_millis(10);
         cfg.poll_interval = Duration::from_millis(250);
         let frr = FrrDriver::new(node.client());

@@ -20,18 +20,22 @@ pub use crate::core::intent::{
     Withheld, WithholdReason,
 };
 pub use crate::core::pipeline::{compute, Addresses, Computed, Options};
+pub use crate::core::snapshot::FirstSeen;
 pub use crate::core::snapshot::{Snapshot, ValidationError};
 pub use crate::core::validate::{validate, Validated};
-pub use crate::core::{cluster, community, duration, explain, model};
+pub use crate::core::{cluster, community, duration, explain, limits, model};
 
 // Manifest directories.
+pub use crate::input::ledger::{Ledger, LedgerError};
 pub use crate::input::{manifests, trim};
 
 // FRR.
 pub use crate::frr::cli::{BatchOutput, Cli, CliError, Transport, VtySockets, VtyshProcess};
 pub use crate::frr::reload::apply::{ApplyResult, Driver, Outcome};
 pub use crate::frr::reload::{config as frr_config, diff as frr_diff};
-pub use crate::frr::render::{render, sha256_hex, RenderError, ROUTE_MAP_DELAY_TIMER};
+pub use crate::frr::render::{
+    render, render_node, sha256_hex, Keep, LeftOut, RenderError, Rendered, ROUTE_MAP_DELAY_TIMER,
+};
 pub use crate::frr::status as frr_status;
 pub use crate::frr::status::{FrrStatus, StatusError};
 
@@ -47,7 +51,9 @@ pub use crate::speaker::metrics::Metrics;
 pub use crate::speaker::sink::{FileSink, KubeSink, SinkError, StatusSink};
 pub use crate::speaker::sources::{watch_cluster, watch_dir, SnapshotRx, SnapshotTx};
 pub use crate::speaker::state::{FrrState, SessionState};
-pub use crate::speaker::status::{announcements, build as build_status, ApplyInfo, StatusObjects};
+pub use crate::speaker::status::{
+    announcements, build as build_status, ApplyInfo, Findings, StatusObjects,
+};
 pub use crate::speaker::table::render as status_table;
 pub use crate::speaker::{run as run_speaker, FrrTransport, SpeakerArgs, SpeakerError};
 

@@ -136,6 +136,9 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
     for e in &computed.errors {
         eprintln!("invalid: {e}");
     }
+    for w in &computed.warnings {
+        eprintln!("warning: {w}");
+    }
     let nodes: Vec<String> = match &args.node {
         Some(n) => {
             if !computed.nodes.contains_key(n) {

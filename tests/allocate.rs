@@ -118,6 +118,7 @@ fn svc(k: &str) -> Service {
         ip_families: vec![IpFamily::V4],
         ip_family_policy: IpFamilyPolicy::SingleStack,
         current_ips: vec![],
+        current_pool: None,
     }
 }
 
@@ -222,7 +223,7 @@ struct Case {
 fn run(cases: Vec<Case>) {
     for c in cases {
         let pools = pools_map(c.pools);
-        let out = allocate(&pools, &c.services, &ns_labels(c.ns));
+        let out = allocate(&pools, &BTreeMap::new(), &c.services, &ns_labels(c.ns));
         for svc in &c.services {
             let both = out.assigned.contains_key(&svc.key) && out.failed.contains_key(&svc.key);
             assert!(!both, "{}: {} both assigned and failed", c.name, svc.key);
@@ -1090,21 +1091,21 @@ fn stability_across_recomputation_and_additions() {
     let pools = pools_map(vec![pool("a", &["10.0.0.0/28"]).avoid_buggy()]);
     let ns = BTreeMap::new();
     let services: Vec<Service> = ["ns/m", "ns/n", "ns/o"].iter().map(|k| svc(k)).collect();
-    let first = allocate(&pools, &services, &ns);
+    let first = allocate(&pools, &BTreeMap::new(), &services, &ns);
     assert_eq!(first.assigned.len(), 3);
 
     // Recomputing with the result as status changes nothing.
     let settled = with_status(&services, &first);
-    assert_eq!(allocate(&pools, &settled, &ns), first);
+    assert_eq!(allocate(&pools, &BTreeMap::new(), &settled, &ns), first);
 
     // A restart: state is only what the status says, and it matches.
-    let restarted = allocate(&pools, &settled, &ns);
+    let restarted = allocate(&pools, &BTreeMap::new(), &settled, &ns);
     assert_eq!(restarted.assigned, first.assigned);
 
     // A new Service sorting before the others takes a new address; nobody moves.
     let mut grown = settled.clone();
     grown.insert(0, svc("ns/a"));
-    let after = allocate(&pools, &grown, &ns);
+    let after = allocate(&pools, &BTreeMap::new(), &grown, &ns);
     for (k, a) in &first.assigned {
         assert_eq!(after.assigned.get(k), Some(a), "{k} moved");
     }
@@ -1116,7 +1117,7 @@ fn stability_across_recomputation_and_additions() {
     let mut shrunk = with_status(&grown, &after);
     shrunk.retain(|s| s.key != key("ns/n"));
     shrunk.push(svc("ns/z"));
-    let later = allocate(&pools, &shrunk, &ns);
+    let later = allocate(&pools, &BTreeMap::new(), &shrunk, &ns);
     assert_eq!(later.assigned[&key("ns/z")].ips, freed);
     for k in ["ns/a", "ns/m", "ns/o"] {
         assert_eq!(
@@ -1134,10 +1135,13 @@ fn input_order_does_not_matter() {
         pool("b", &["10.0.1.0/29"]),
     ]);
     let services: Vec<Service> = (0..12).map(|i| svc(&format!("ns/s{i:02}"))).collect();
-    let forward = allocate(&pools, &services, &BTreeMap::new());
+    let forward = allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new());
     let mut reversed = services.clone();
     reversed.reverse();
-    assert_eq!(allocate(&pools, &reversed, &BTreeMap::new()), forward);
+    assert_eq!(
+        allocate(&pools, &BTreeMap::new(), &reversed, &BTreeMap::new()),
+        forward
+    );
     assert!(forward.failed.is_empty(), "16 addresses for 12 Services");
 }
 
@@ -1145,7 +1149,7 @@ fn input_order_does_not_matter() {
 fn ten_thousand_services_over_a_slash_16() {
     let pools = pools_map(vec![pool("big", &["10.20.0.0/16"]).avoid_buggy()]);
     let services: Vec<Service> = (0..10_000).map(|i| svc(&format!("ns/s{i:05}"))).collect();
-    let out = allocate(&pools, &services, &BTreeMap::new());
+    let out = allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new());
     assert!(out.failed.is_empty());
     let distinct: BTreeSet<IpAddr> = out.assigned.values().flat_map(|a| a.ips.clone()).collect();
     assert_eq!(distinct.len(), 10_000);
@@ -1206,6 +1210,7 @@ fn error_variants_are_typed() {
     let pools = pools_map(vec![pool("a", &["10.0.0.0/30"])]);
     let out = allocate(
         &pools,
+        &BTreeMap::new(),
         &[
             svc("ns/a").share("k").ips(&["10.0.0.1"]),
             svc("ns/b").share("k").ips(&["10.0.0.1"]),
@@ -1388,7 +1393,7 @@ fn scrambled(
     services: &[Service],
     picks: &[prop::sample::Index],
 ) -> Vec<Service> {
-    let first = allocate(pools, services, &BTreeMap::new());
+    let first = allocate(pools, &BTreeMap::new(), services, &BTreeMap::new());
     let held: Vec<Vec<IpAddr>> = first.assigned.values().map(|a| a.ips.clone()).collect();
     services
         .iter()
@@ -1412,7 +1417,7 @@ proptest! {
 
     #[test]
     fn assigned_addresses_lie_in_their_pool((pools, services) in arb_cluster()) {
-        let out = allocate(&pools, &services, &BTreeMap::new());
+        let out = allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new());
         for (k, a) in &out.assigned {
             let pool = pools.get(&a.pool);
             prop_assert!(pool.is_some(), "{k}: unknown pool {}", a.pool);
@@ -1424,7 +1429,7 @@ proptest! {
 
     #[test]
     fn results_respect_services((pools, services) in arb_cluster()) {
-        let out = allocate(&pools, &services, &BTreeMap::new());
+        let out = allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new());
         for s in &services {
             let (got, err) = (out.assigned.get(&s.key), out.failed.get(&s.key));
             if !s.is_ours {
@@ -1459,7 +1464,7 @@ proptest! {
     ) {
         let scrambled = scrambled(&pools, &services, &picks);
         for svcs in [&services, &scrambled] {
-            let out = allocate(&pools, svcs, &BTreeMap::new());
+            let out = allocate(&pools, &BTreeMap::new(), svcs, &BTreeMap::new());
             let by_key: BTreeMap<&ServiceKey, &Service> = svcs.iter().map(|s| (&s.key, s)).collect();
             let mut users: BTreeMap<IpAddr, Vec<&Service>> = BTreeMap::new();
             for (k, a) in &out.assigned {
@@ -1488,19 +1493,19 @@ proptest! {
         picks in arb_picks(),
     ) {
         for services in [services.clone(), scrambled(&pools, &services, &picks)] {
-            let once = allocate(&pools, &services, &BTreeMap::new());
-            prop_assert_eq!(&allocate(&pools, &services, &BTreeMap::new()), &once);
+            let once = allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new());
+            prop_assert_eq!(&allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new()), &once);
             let mut reversed = services.clone();
             reversed.reverse();
-            prop_assert_eq!(&allocate(&pools, &reversed, &BTreeMap::new()), &once);
+            prop_assert_eq!(&allocate(&pools, &BTreeMap::new(), &reversed, &BTreeMap::new()), &once);
         }
     }
 
     #[test]
     fn idempotent((pools, services) in arb_cluster(), picks in arb_picks()) {
         for services in [services.clone(), scrambled(&pools, &services, &picks)] {
-            let once = allocate(&pools, &services, &BTreeMap::new());
-            let twice = allocate(&pools, &with_status(&services, &once), &BTreeMap::new());
+            let once = allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new());
+            let twice = allocate(&pools, &BTreeMap::new(), &with_status(&services, &once), &BTreeMap::new());
             prop_assert_eq!(&twice.assigned, &once.assigned);
             let failed = |a: &Allocation| a.failed.keys().cloned().collect::<Vec<_>>();
             prop_assert_eq!(failed(&twice), failed(&once));
@@ -1512,13 +1517,13 @@ proptest! {
         (pools, services) in arb_cluster(),
         newcomer in arb_service(99),
     ) {
-        let once = allocate(&pools, &services, &BTreeMap::new());
+        let once = allocate(&pools, &BTreeMap::new(), &services, &BTreeMap::new());
         let mut grown = with_status(&services, &once);
         let mut newcomer = newcomer;
         newcomer.key.name = "a-newcomer".into();
         newcomer.current_ips.clear();
         grown.push(newcomer);
-        let after = allocate(&pools, &grown, &BTreeMap::new());
+        let after = allocate(&pools, &BTreeMap::new(), &grown, &BTreeMap::new());
         for (k, a) in &once.assigned {
             prop_assert_eq!(after.assigned.get(k), Some(a), "{} moved", k);
         }

@@ -926,9 +926,15 @@ async fn partitioned_leader_steps_down() {
 
 #[tokio::test]
 async fn rbac_grants_exactly_what_the_controller_calls() {
-    use ferrule::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community};
+    use ferrule::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community, L2Advertisement};
     let server = ApiServer::new();
     create(&server, NS, &seed_pool()).await;
+    create(
+        &server,
+        NS,
+        &metallb::<L2Advertisement>("L2Advertisement", "l2", json!({})),
+    )
+    .await;
     // One object of every metallb.io kind, so each gets its condition written.
     create(
         &server,
@@ -973,6 +979,7 @@ async fn rbac_grants_exactly_what_the_controller_calls() {
     wait_valid::<BGPAdvertisement>(&server, "all", "True").await;
     wait_valid::<Community>(&server, "names", "True").await;
     wait_valid::<IPAddressPool>(&server, "prod-pool", "True").await;
+    wait_valid::<L2Advertisement>(&server, "l2", "False/Unsupported").await;
     // A renewal (update of the existing Lease) happens within one renew interval.
     eventually("lease renewed", WAIT, || {
         let renewed = server.requests().iter().any(|r| {
@@ -1012,6 +1019,7 @@ fn metallb<K: serde::de::DeserializeOwned>(kind: &str, name: &str, spec: serde_j
 }
 
 /// The `Valid` condition of a stored metallb.io object: (status, message).
+/// The `Valid` condition as ("Status/Reason", message).
 fn valid_condition<K>(server: &ApiServer, name: &str) -> Option<(String, String)>
 where
     K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + serde::Serialize,
@@ -1023,25 +1031,41 @@ where
         .find(|c| c["type"] == "Valid")
         .map(|c| {
             (
-                c["status"].as_str().unwrap_or("").to_string(),
+                format!(
+                    "{}/{}",
+                    c["status"].as_str().unwrap_or(""),
+                    c["reason"].as_str().unwrap_or("")
+                ),
                 c["message"].as_str().unwrap_or("").to_string(),
             )
         })
 }
 
+/// Waits for `Valid` to have status `want` ("True"), or status and reason ("True/Degraded").
 async fn wait_valid<K>(server: &ApiServer, name: &str, want: &str) -> String
 where
     K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned + serde::Serialize,
 {
     eventually(&format!("{name} Valid={want}"), WAIT, || {
         let c = valid_condition::<K>(server, name);
-        async move { c.filter(|(s, _)| s == want).map(|(_, m)| m) }
+        let whole = want.contains('/');
+        async move {
+            c.filter(|(s, _)| {
+                if whole {
+                    s == want
+                } else {
+                    s.split('/').next() == Some(want)
+                }
+            })
+            .map(|(_, m)| m)
+        }
     })
     .await
 }
 
-/// Every MetalLB object carries a `Valid` condition; an invalid one says which field is
-/// wrong, a fix turns it True, and objects whose verdict did not change are not rewritten.
+/// Every MetalLB object carries a `Valid` condition: an invalid one says which field is
+/// wrong, one used with a part defaulted is `Degraded` and says what, a fix turns both
+/// `Valid`, and objects whose verdict did not change are not rewritten.
 #[tokio::test]
 async fn validation_conditions_on_metallb_objects() {
     use ferrule::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community};
@@ -1053,9 +1077,21 @@ async fn validation_conditions_on_metallb_objects() {
         &metallb::<BFDProfile>("BFDProfile", "fast", json!({ "receiveInterval": 100 })),
     )
     .await;
-    // Its Secret is not readable by the controller (and does not even exist): not judged here.
+    // Its Secret does not exist: the session runs, keeping whatever password it had.
     create(&server, NS, &metallb::<BGPPeer>("BGPPeer", "tor1", json!({ "myASN": 65100, "peerASN": 65000, "peerAddress": "192.0.2.1", "bfdProfile": "fast", "passwordSecret": { "name": "tor1-pw" } }))).await;
+    // A missing profile: MetalLB still runs the session, with BFD at FRR's defaults.
     create(&server, NS, &metallb::<BGPPeer>("BGPPeer", "tor2", json!({ "myASN": 65100, "peerASN": 65000, "peerAddress": "192.0.2.2", "bfdProfile": "missing" }))).await;
+    // Nothing to peer with: left out.
+    create(
+        &server,
+        NS,
+        &metallb::<BGPPeer>(
+            "BGPPeer",
+            "tor3",
+            json!({ "myASN": 65100, "peerASN": 65000, "peerAddress": "192.0.2.300" }),
+        ),
+    )
+    .await;
     create(
         &server,
         NS,
@@ -1074,10 +1110,13 @@ async fn validation_conditions_on_metallb_objects() {
     }));
     let task = start(&server, "validator");
 
-    let why = wait_valid::<BGPPeer>(&server, "tor2", "False").await;
+    let why = wait_valid::<BGPPeer>(&server, "tor2", "True/Degraded").await;
     assert!(why.contains("spec.bfdProfile"), "{why}");
     assert!(why.contains("missing"), "{why}");
-    wait_valid::<BGPPeer>(&server, "tor1", "True").await;
+    let why = wait_valid::<BGPPeer>(&server, "tor3", "False/Invalid").await;
+    assert!(why.contains("spec.peerAddress"), "{why}");
+    let why = wait_valid::<BGPPeer>(&server, "tor1", "True/Degraded").await;
+    assert!(why.contains("tor1-pw"), "{why}");
     wait_valid::<BFDProfile>(&server, "fast", "True").await;
     wait_valid::<Community>(&server, "names", "True").await;
     wait_valid::<BGPAdvertisement>(&server, "all", "True").await;
@@ -1104,7 +1143,7 @@ async fn validation_conditions_on_metallb_objects() {
         )
         .await
         .unwrap();
-    wait_valid::<BGPPeer>(&server, "tor2", "True").await;
+    wait_valid::<BGPPeer>(&server, "tor2", "True/Valid").await;
     let status_writes: Vec<(String, Option<String>)> = server.requests()[mark..]
         .iter()
         .filter(|r| r.client.as_deref() == Some("validator") && r.verb.is_write())

@@ -32,6 +32,7 @@ fn every_kind_is_served_and_peer_has_both_versions() {
             "BGPPeer",
             "Community",
             "IPAddressPool",
+            "L2Advertisement",
             "BGPSession",
             "ServiceAnnouncement",
             "SpeakerNode"

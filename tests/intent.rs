@@ -281,7 +281,7 @@ fn cases() -> Vec<Case> {
     });
 
     let mut f = seed_cluster();
-    f.adv_mut("adv").peers = BTreeSet::from(["tor1".to_string()]);
+    f.adv_mut("adv").peers = Some(BTreeSet::from(["tor1".to_string()]));
     cases.push(Case {
         name: "advertisement peers filter",
         fixture: f,
@@ -293,9 +293,9 @@ fn cases() -> Vec<Case> {
     });
 
     let mut f = seed_cluster();
-    f.adv_mut("adv").peers = BTreeSet::from(["tor1".to_string()]);
+    f.adv_mut("adv").peers = Some(BTreeSet::from(["tor1".to_string()]));
     let mut second = adv("adv-tor2", &["pool"]);
-    second.peers = BTreeSet::from(["tor2".to_string()]);
+    second.peers = Some(BTreeSet::from(["tor2".to_string()]));
     f.add_adv(second);
     cases.push(Case {
         name: "a peer left out by one advertisement gets the prefix from another",
@@ -316,7 +316,7 @@ fn cases() -> Vec<Case> {
 
     let mut f = seed_cluster();
     f.peer_mut("tor2").node_selectors = vec![sel("kubernetes.io/hostname", "node-a")];
-    f.adv_mut("adv").peers = BTreeSet::from(["tor1".to_string(), "tor2".to_string()]);
+    f.adv_mut("adv").peers = Some(BTreeSet::from(["tor1".to_string(), "tor2".to_string()]));
     cases.push(Case {
         name: "peer nodeSelectors: a peer the advertisement names is reported",
         fixture: f,
@@ -403,7 +403,7 @@ fn cases() -> Vec<Case> {
     let mut f = seed_cluster();
     f.add_pool(pool("pool2", "198.51.100.0/24"));
     let mut a2 = adv("adv2", &["pool2"]);
-    a2.peers = BTreeSet::from(["tor2".to_string()]);
+    a2.peers = Some(BTreeSet::from(["tor2".to_string()]));
     a2.communities.insert(Community::Standard(65000, 200));
     f.add_adv(a2);
     f.add_service(
@@ -708,13 +708,32 @@ fn neighbor_copies_peer_session_fields_and_lists_its_bfd_profiles() {
     assert!(!serde_json::to_string(&intent).unwrap().contains("s3cret"));
 }
 
+/// A node the view does not (yet) hold counts as one without labels, as MetalLB's speaker
+/// does: its peers without a nodeSelector still run, Cluster-policy Services are announced.
+/// (An empty intent here would withdraw every route the node announces while its Node object
+/// is briefly missing from the cache.)
 #[test]
-fn unknown_node_gets_an_empty_intent() {
-    let f = seed_cluster();
-    let intent = node_intent(&f.view(), "ghost");
-    assert_eq!(intent.node, "ghost");
-    assert!(intent.routers.is_empty() && intent.withheld.is_empty());
-    assert!(intent.bfd_profiles.is_empty());
+fn unknown_node_counts_as_one_without_labels() {
+    let mut f = seed_cluster();
+    let known = node_intent(&f.view(), "node-a");
+    let ghost = node_intent(&f.view(), "ghost");
+    assert_eq!(ghost.node, "ghost");
+    assert_eq!(
+        sent(&ghost),
+        sent(&known),
+        "no peer or advertisement selects nodes"
+    );
+    assert!(ghost.withheld.is_empty(), "{:?}", ghost.withheld);
+    // A peer selecting nodes by label is not run by a node without labels.
+    f.peer_mut("tor1").node_selectors = vec![sel("rack", "r1")];
+    let ghost = node_intent(&f.view(), "ghost");
+    let peers: BTreeSet<_> = ghost
+        .routers
+        .iter()
+        .flat_map(|r| &r.neighbors)
+        .map(|n| n.peer.as_str())
+        .collect();
+    assert_eq!(peers, BTreeSet::from(["tor2"]));
 }
 
 #[test]
@@ -797,7 +816,9 @@ fn arb_adv(i: usize, n_peers: usize) -> impl Strategy<Value = Advertisement> {
             let mut a = adv(&format!("adv{i}"), &pools);
             a.aggregation_length_v4 = v4;
             a.aggregation_length_v6 = v6;
-            a.peers = peers.into_iter().map(|p| format!("peer{p}")).collect();
+            let names: BTreeSet<String> = peers.into_iter().map(|p| format!("peer{p}")).collect();
+            // No names means every peer, as an advertisement without `peers` does.
+            a.peers = (!names.is_empty()).then_some(names);
             a.node_selectors = ns;
             a.service_selectors = ss;
             a.local_pref = lp;

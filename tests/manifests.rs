@@ -154,8 +154,28 @@ fn rbac_is_least_privilege() {
         || g.ends_with(":watch")));
     assert!(speaker.contains("ferrule.io/bgpsessions/status:patch"));
     assert!(speaker.contains("/secrets:watch"));
-    // Only the speaker reads Secrets (BGP passwords); the controller has no use for them.
-    assert!(!controller.iter().any(|g| g.contains("secrets")));
+    // The controller reads Secrets only to judge peers' passwords as the speakers will
+    // (Valid must tell the truth), only in its own namespace, and never writes them.
+    let controller_secrets: BTreeSet<&String> = controller
+        .iter()
+        .filter(|g| g.contains("secrets"))
+        .collect();
+    assert_eq!(
+        controller_secrets,
+        BTreeSet::from([&"/secrets:list".to_string(), &"/secrets:watch".to_string()])
+    );
+    let namespaced_only = croles
+        .iter()
+        .filter(|c| c.metadata.name.as_deref() == Some("ferrule-controller"))
+        .all(|c| {
+            !grants(c.rules.as_deref().unwrap_or_default())
+                .iter()
+                .any(|g| g.contains("secrets"))
+        });
+    assert!(
+        namespaced_only,
+        "the controller's Secret grant is a Role in its namespace"
+    );
     assert!(controller.contains("/services/status:patch"));
     assert!(controller.contains("coordination.k8s.io/leases:update"));
     // Nobody may delete Services or touch RBAC.

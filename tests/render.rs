@@ -874,6 +874,8 @@ fn stanza_shape_of_seed() {
             "route-map ferrule-10.0.0.2-out",
             "route-map ferrule-tag-",
             "router bgp",
+            "ip nht",
+            "ipv6 nht",
             "bfd",
         ]
     );
@@ -957,12 +959,12 @@ fn invalid_intents_are_rejected_with_origin() {
             one_peer(with(peer("rr", "192.0.2.1", 65100), |n| {
                 n.local_as = Some(65200)
             })),
-            &["BGPPeer rr spec.myASN", "65200"],
+            &["BGPPeer rr spec.localASN", "65200"],
         ),
         (
             "local AS equal to the peer AS",
             one_peer(with(tor1(), |n| n.local_as = Some(65000))),
-            &["BGPPeer tor1 spec.myASN"],
+            &["BGPPeer tor1 spec.localASN"],
         ),
         (
             "hold time 2",

@@ -36,7 +36,7 @@ fn load(dir: &Path) -> Loaded {
 fn check_seed(dir: &Path) {
     let loaded = load(dir);
     let snapshot = &loaded.snapshot;
-    let v = validate(snapshot);
+    let v = validate(snapshot, &Default::default());
     assert_eq!(v.errors, vec![], "{}", dir.display());
     let config = &v.config;
 
@@ -134,7 +134,7 @@ fn seed_peers_file_alone_derives_keepalive() {
     };
     let d = manifests::parse_str(&text, "02-peers.yaml", &mut snapshot);
     assert!(d.errors.is_empty() && d.warnings.is_empty(), "{d:?}");
-    let v = validate(&snapshot);
+    let v = validate(&snapshot, &Default::default());
     assert_eq!(v.errors, vec![]);
     assert_eq!(
         v.config.peers["tor1"].timers,

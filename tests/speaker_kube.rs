@@ -68,17 +68,62 @@ async fn snapshot_from(server: &ApiServer, node: &str) -> Arc<Snapshot> {
 #[tokio::test]
 async fn source_builds_the_node_snapshot_and_caches_only_what_the_node_needs() {
     let server = seeded_server();
+    // A Node as the kubelet writes it, with much the speaker has no use for.
+    server.seed_raw::<k8s_openapi::api::core::v1::Node>(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": { "name": "node-24", "labels": { "rack": "r2" } },
+        "spec": { "podCIDR": "198.51.100.0/26", "providerID": "metal://24" },
+        "status": {
+            "addresses": [{ "type": "InternalIP", "address": "198.51.100.24" }],
+            "images": [{ "names": ["registry.example/app:1"], "sizeBytes": 1000 }],
+            "nodeInfo": { "machineID": "m", "systemUUID": "s", "bootID": "b", "kernelVersion": "6",
+                "osImage": "d", "containerRuntimeVersion": "c", "kubeletVersion": "k",
+                "kubeProxyVersion": "k", "operatingSystem": "linux", "architecture": "amd64" },
+            "conditions": [
+                { "type": "Ready", "status": "True" },
+                { "type": "NetworkUnavailable", "status": "False" }
+            ]
+        }
+    }));
     let snap = snapshot_from(&server, "node-21").await;
     assert_eq!(snap.pools.len(), 1);
     assert_eq!(snap.peers.len(), 2);
     assert_eq!(snap.services.len(), 1);
-    // Only its own Node is watched.
-    let nodes: Vec<_> = snap
+    // Every Node is watched (rules between peers and advertisements depend on which nodes
+    // their selectors share, and the speaker must judge as the controller does), each
+    // trimmed to its labels and the one condition the speaker reads.
+    let mut nodes: Vec<_> = snap
         .nodes
         .iter()
         .map(|n| n.metadata.name.clone().unwrap())
         .collect();
-    assert_eq!(nodes, ["node-21"]);
+    nodes.sort();
+    assert_eq!(nodes, ["node-21", "node-22", "node-23", "node-24"]);
+    for n in &snap.nodes {
+        assert!(n.spec.is_none(), "spec trimmed");
+        let status = n.status.as_ref();
+        assert!(status
+            .is_none_or(|s| s.addresses.is_none() && s.images.is_none() && s.node_info.is_none()));
+        let conditions = status.and_then(|s| s.conditions.as_ref());
+        assert!(conditions.is_none_or(|c| c.iter().all(|c| c.type_ == "NetworkUnavailable")));
+    }
+    let fat = snap
+        .nodes
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some("node-24"))
+        .unwrap();
+    assert_eq!(fat.metadata.labels.as_ref().unwrap()["rack"], "r2");
+    assert_eq!(
+        fat.status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .unwrap()
+            .len(),
+        1
+    );
     // EndpointSlices keep node and conditions, not every address.
     assert!(snap.endpoint_slices[0]
         .endpoints
@@ -157,7 +202,7 @@ async fn sink_writes_changed_objects_only_and_removes_stale_ones() {
         generation: 1,
         ..Default::default()
     };
-    let objects = build_status(NS, &intent, None, Some(&apply), &[]);
+    let objects = build_status(NS, &intent, None, Some(&apply), Default::default());
 
     let mut sink = KubeSink::new(server.client_as("speaker"), NS, "node-21");
     let written = sink.publish(&objects).await.unwrap();

@@ -6,6 +6,7 @@ mod advertisement;
 mod bfd;
 mod community;
 mod condition;
+mod l2;
 mod peer;
 mod pool;
 pub mod status;
@@ -14,6 +15,7 @@ pub use advertisement::{BGPAdvertisement, BGPAdvertisementSpec};
 pub use bfd::{BFDProfile, BFDProfileSpec};
 pub use community::{Community, CommunityAlias, CommunitySpec};
 pub use condition::MetallbStatus;
+pub use l2::{L2Advertisement, L2AdvertisementSpec};
 pub use peer::{v1beta1, v1beta2, BGPPeer, BGPPeerSpec, DynamicAsn, SecretRef};
 pub use pool::{IPAddressPool, IPAddressPoolSpec, IPAddressPoolStatus, ServiceAllocation};
 
@@ -38,6 +40,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         peer,
         spec_optional(Community::crd()),
         IPAddressPool::crd(),
+        spec_optional(L2Advertisement::crd()),
         status::BGPSession::crd(),
         status::ServiceAnnouncement::crd(),
         status::SpeakerNode::crd(),

@@ -151,6 +151,11 @@ pub mod v1beta2 {
         /// How long to wait between connection attempts (Go duration, 1 s .. 65535 s).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub connect_time: Option<String>,
+        /// The AS this session presents to the peer instead of myASN (FRR's `local-as ...
+        /// no-prepend replace-as`).
+        #[serde(default, rename = "localASN", skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 1))]
+        pub local_asn: Option<u32>,
         #[serde(default, rename = "routerID", skip_serializing_if = "Option::is_none")]
         pub router_id: Option<String>,
         /// Nodes that peer; empty means all nodes.

@@ -150,4 +150,14 @@ pub struct SpeakerNodeStatus {
     /// Validation errors of objects that affect this node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validation_errors: Vec<String>,
+    /// What objects are used despite (skipped references, defaults used, kept passwords).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_warnings: Vec<String>,
+    /// Objects (or parts) FRR would not take, left out of this node's config so the rest of
+    /// it applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
+    /// Lines of MetalLB's `bgpextras` FRR refused, with its words; the rest applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras_refused: Vec<String>,
 }

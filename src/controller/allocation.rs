@@ -26,7 +26,7 @@ use crate::kube::events::{self, ServiceEvent};
 use crate::kube::stores::Stores;
 
 /// The annotation naming the pool a Service's addresses came from (MetalLB's).
-pub const POOL_ANNOTATION: &str = "metallb.io/ip-allocated-from-pool";
+pub const POOL_ANNOTATION: &str = crate::core::cluster::ANNOTATION_ALLOCATED_FROM;
 
 /// Everything one reconcile reads, listed straight from the API (tests, one-shot runs):
 /// the IPAddressPools in `namespace`, every Service and Namespace.
@@ -66,6 +66,8 @@ pub async fn fetch(client: &Client, namespace: &str) -> Result<Snapshot, Control
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Assigned(Assignment),
+    /// Keeps its addresses, from a pool that cannot be used now (why).
+    Held(Assignment, String),
     Failed(String),
     /// Not a LoadBalancer Service of ours (any address of ours was taken back).
     Released,
@@ -205,12 +207,20 @@ pub async fn reconcile_once(
 
     // Walk the Kubernetes objects, not the models: a Service the conversion leaves out
     // (no longer a LoadBalancer, say) may still carry an address of ours to take back.
+    let pools: BTreeSet<String> = snapshot.pools.iter().map(|p| p.name_any()).collect();
     let mut present = BTreeSet::new();
     for svc in snapshot.services.iter().map(|s| &**s) {
         let key = key_of(svc);
         present.insert(key.clone());
         let outcome = if let Some(a) = allocation.assigned.get(&key) {
             Outcome::Assigned(a.clone())
+        } else if let Some(a) = allocation.held.get(&key) {
+            let why = computed
+                .errors
+                .iter()
+                .find(|e| e.object.kind == "IPAddressPool" && e.object.name == a.pool)
+                .map_or_else(|| "see its Valid condition".to_string(), |e| e.to_string());
+            Outcome::Held(a.clone(), why)
         } else if let Some(e) = allocation.failed.get(&key) {
             Outcome::Failed(e.to_string())
         } else if let Some(reason) = invalid.get(&key) {
@@ -222,7 +232,7 @@ pub async fn reconcile_once(
             Outcome::Released
         };
         let span = tracing::info_span!("service", service = %key);
-        match converge_service(client, opts, leadership, svc, &outcome, memory)
+        match converge_service(client, opts, leadership, svc, &outcome, &pools, memory)
             .instrument(span)
             .await
         {
@@ -315,13 +325,14 @@ async fn converge_service(
     leadership: &Leadership,
     svc: &Service,
     outcome: &Outcome,
+    pools: &BTreeSet<String>,
     memory: &mut Memory,
 ) -> Result<(usize, usize), ControllerError> {
     let key = key_of(svc);
     let observed_ips = ingress_ips(svc);
     let observed_pool = svc.annotations().get(POOL_ANNOTATION).cloned();
     let (want_ips, want_pool): (Vec<IpAddr>, Option<String>) = match outcome {
-        Outcome::Assigned(a) => (a.ips.clone(), Some(a.pool.clone())),
+        Outcome::Assigned(a) | Outcome::Held(a, _) => (a.ips.clone(), Some(a.pool.clone())),
         Outcome::Failed(_) => (Vec::new(), None),
         // Only take back what we gave: a foreign controller's status is not ours to clear.
         Outcome::Released if observed_pool.is_none() => return Ok((0, 0)),
@@ -330,7 +341,18 @@ async fn converge_service(
     let status_differs =
         observed_ips.iter().collect::<BTreeSet<_>>() != want_ips.iter().collect::<BTreeSet<_>>();
     let annotation_differs = observed_pool != want_pool;
+    // Only a pool deleted on purpose takes an address away; say so.
+    let deleted = observed_pool
+        .as_ref()
+        .filter(|p| status_differs && !observed_ips.is_empty() && !pools.contains(*p));
+    let mut events: Vec<ServiceEvent> = deleted
+        .map(|pool| ServiceEvent::pool_deleted(&observed_ips, pool))
+        .into_iter()
+        .collect();
     let event = match outcome {
+        Outcome::Held(a, why) if memory.outcomes.get(&key) != Some(outcome) => {
+            Some(ServiceEvent::kept(&a.ips, &a.pool, why))
+        }
         Outcome::Assigned(a) if status_differs => Some(ServiceEvent::allocated(&a.ips)),
         Outcome::Failed(reason) if memory.outcomes.get(&key) != Some(outcome) => {
             Some(ServiceEvent::failed(&key.to_string(), reason))
@@ -409,8 +431,9 @@ async fn converge_service(
             .or_default()
             .extend(stale);
     }
+    events.extend(event);
     let mut emitted = 0;
-    if let Some(ev) = event {
+    for ev in events {
         if !leadership.is_leader() {
             return Err(ControllerError::NotLeader);
         }

@@ -4,10 +4,10 @@
 //! their own configs; only the leading controller writes these shared objects, and only
 //! when a condition changes.
 //!
-//! The controller never reads Secrets (BGP passwords are the speaker's business): a peer's
-//! `passwordSecret` is judged with a stand-in Secret, so the peer and what depends on it
-//! are validated on everything else; the speakers report the Secret itself in their
-//! SpeakerNode status.
+//! The verdict comes from the very computation the speakers run, on the same objects: the
+//! controller reads the Secrets in its namespace (as the speakers do) so that a peer whose
+//! Secret is missing says so, and every Node, so that rules between objects that can meet
+//! on a node see the nodes the speakers see.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,9 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use super::leader::{LeaderTask, Leadership, Pass};
-use crate::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool};
+use crate::api::{
+    BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement,
+};
 use crate::core::pipeline::{self, Addresses, Options};
 use crate::core::snapshot::ValidationError;
 use crate::kube::stores::Stores;
@@ -37,47 +39,79 @@ pub struct Verdict {
 /// Object identity: (kind, namespace, name).
 pub type Key = (String, String, String);
 
-/// The verdict for every object in `objects`: valid unless validation or typing found
-/// something; several problems are joined in one message.
+/// Why an L2Advertisement is not used.
+pub const L2_IGNORED: &str =
+    "L2 mode is outside ferrule (BGP only): this L2Advertisement is ignored";
+
+/// The verdict for every object in `objects`, from the same computation the speakers run:
+/// `Invalid` (left out; `Conflict` when it only lost to older objects), `Degraded` (used,
+/// with parts skipped or defaulted, as the message says) or `Valid`. Several problems are
+/// joined in one message.
 pub fn verdicts(
     objects: &[Key],
     errors: &[ValidationError],
+    warnings: &[ValidationError],
     unfit: &[Unfit],
 ) -> BTreeMap<Key, Verdict> {
-    let mut problems: BTreeMap<Key, Vec<String>> = BTreeMap::new();
-    for e in errors {
-        let key = (
+    let key = |e: &ValidationError| {
+        (
             e.object.kind.clone(),
             e.object.namespace.clone(),
             e.object.name.clone(),
-        );
-        problems
-            .entry(key)
-            .or_default()
-            .push(format!("{}: {}", e.field, e.message));
+        )
+    };
+    // Per object: (messages, every one a lost conflict).
+    let mut bad: BTreeMap<Key, (Vec<String>, bool)> = BTreeMap::new();
+    for e in errors {
+        let entry = bad.entry(key(e)).or_insert((Vec::new(), true));
+        entry.0.push(format!("{}: {}", e.field, e.message));
+        entry.1 &= e.incumbent.is_some();
     }
     for u in unfit {
-        problems
+        let entry = bad
             .entry((u.kind.to_string(), u.namespace.clone(), u.name.clone()))
-            .or_default()
+            .or_insert((Vec::new(), false));
+        entry
+            .0
             .push(format!("does not fit the metallb.io schema: {}", u.error));
+        entry.1 = false;
+    }
+    let mut degraded: BTreeMap<Key, Vec<String>> = BTreeMap::new();
+    for w in warnings {
+        degraded
+            .entry(key(w))
+            .or_default()
+            .push(format!("{}: {}", w.field, w.message));
     }
     objects
         .iter()
-        .map(|key| {
-            let verdict = match problems.get(key) {
-                None => Verdict {
+        .map(|k| {
+            let verdict = if k.0 == "L2Advertisement" {
+                Verdict {
+                    valid: false,
+                    reason: "Unsupported",
+                    message: L2_IGNORED.into(),
+                }
+            } else if let Some((p, conflict)) = bad.get(k) {
+                Verdict {
+                    valid: false,
+                    reason: if *conflict { "Conflict" } else { "Invalid" },
+                    message: p.join("; "),
+                }
+            } else if let Some(w) = degraded.get(k) {
+                Verdict {
+                    valid: true,
+                    reason: "Degraded",
+                    message: w.join("; "),
+                }
+            } else {
+                Verdict {
                     valid: true,
                     reason: "Valid",
                     message: "accepted by ferrule".into(),
-                },
-                Some(p) => Verdict {
-                    valid: false,
-                    reason: "Invalid",
-                    message: p.join("; "),
-                },
+                }
             };
-            (key.clone(), verdict)
+            (k.clone(), verdict)
         })
         .collect()
 }
@@ -155,6 +189,11 @@ impl Conditions {
             &stores.communities,
             untyped::api::<Community>(&client, ns),
         );
+        add(
+            "L2Advertisement",
+            &stores.l2_advertisements,
+            untyped::api::<L2Advertisement>(&client, ns),
+        );
         Conditions {
             namespace,
             leadership,
@@ -180,45 +219,16 @@ impl LeaderTask for Conditions {
     }
 }
 
-/// A valid basic-auth Secret for every `passwordSecret` the peers name (never sent
-/// anywhere: it only lets validation look past the Secret the controller may not read).
-fn stand_in_secrets(peers: &[BGPPeer]) -> Vec<k8s_openapi::api::core::v1::Secret> {
-    peers
-        .iter()
-        .filter_map(|p| {
-            let r = p.spec.password_secret.as_ref()?;
-            let ns = r
-                .namespace
-                .clone()
-                .filter(|n| !n.is_empty())
-                .or_else(|| p.namespace())
-                .unwrap_or_default();
-            Some(k8s_openapi::api::core::v1::Secret {
-                metadata: kube::api::ObjectMeta {
-                    name: Some(r.name.clone()),
-                    namespace: Some(ns),
-                    ..Default::default()
-                },
-                type_: Some("kubernetes.io/basic-auth".into()),
-                string_data: Some([("password".to_string(), "stand-in".to_string())].into()),
-                ..Default::default()
-            })
-        })
-        .collect()
-}
-
 async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
     let built = c.stores.snapshot(&c.namespace);
-    let mut snapshot = built.snapshot;
-    snapshot.secrets = stand_in_secrets(&snapshot.peers);
-    // The speakers' own computation: what they would leave out is what is invalid.
-    let errors = pipeline::compute(
-        &snapshot,
+    // The speakers' own computation on the same objects (Secrets included): what they
+    // leave out is what is invalid, what they degrade is what is degraded.
+    let computed = pipeline::compute(
+        &built.snapshot,
         &Options::default(),
         Addresses::FromStatus,
         &BTreeMap::new(),
-    )
-    .errors;
+    );
     let mut objects: Vec<(Key, &Api<DynamicObject>, std::sync::Arc<DynamicObject>)> = Vec::new();
     for (kind, store, api) in &c.kinds {
         for obj in store.state() {
@@ -231,7 +241,7 @@ async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
         }
     }
     let keys: Vec<Key> = objects.iter().map(|(k, _, _)| k.clone()).collect();
-    let verdicts = verdicts(&keys, &errors, &built.unfit);
+    let verdicts = verdicts(&keys, &computed.errors, &computed.warnings, &built.unfit);
     let mut writes = 0;
     for (key, api, obj) in &objects {
         let conditions: Vec<Condition> = obj
@@ -273,24 +283,16 @@ mod tests {
     #[test]
     fn every_object_gets_a_verdict_and_problems_are_joined() {
         let errors = vec![
-            ValidationError {
-                object: ObjectRef {
-                    kind: "BGPPeer".into(),
-                    namespace: "metallb-system".into(),
-                    name: "tor1".into(),
-                },
-                field: "spec.bfdProfile".into(),
-                message: "BFDProfile \"missing\" not found".into(),
-            },
-            ValidationError {
-                object: ObjectRef {
-                    kind: "BGPPeer".into(),
-                    namespace: "metallb-system".into(),
-                    name: "tor1".into(),
-                },
-                field: "spec.holdTime".into(),
-                message: "must be 0 or at least 3s".into(),
-            },
+            ValidationError::new(
+                ObjectRef::new("BGPPeer", "metallb-system", "tor1"),
+                "spec.bfdProfile",
+                "BFDProfile \"missing\" not found",
+            ),
+            ValidationError::new(
+                ObjectRef::new("BGPPeer", "metallb-system", "tor1"),
+                "spec.holdTime",
+                "must be 0 or at least 3s",
+            ),
         ];
         let unfit = vec![Unfit {
             kind: "BFDProfile",
@@ -306,6 +308,7 @@ mod tests {
                 key("BFDProfile", "broken"),
             ],
             &errors,
+            &[],
             &unfit,
         );
         assert!(v[&key("BGPPeer", "tor2")].valid);

@@ -10,14 +10,15 @@ mod error;
 pub mod leader;
 mod options;
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
 use kube::api::Api;
 use kube::runtime::watcher;
 use kube::Client;
 
+use crate::api::L2Advertisement;
 use crate::input::trim;
 use crate::kube::reflect::Watches;
-use crate::kube::stores::Stores;
+use crate::kube::stores::{watch_untyped, Stores};
 use leader::{lead, LeaseConfig};
 
 pub use allocation::{fetch, reconcile_once, Memory, Outcome, ReconcileReport, POOL_ANNOTATION};
@@ -68,7 +69,16 @@ pub async fn run(client: Client, opts: ControllerOptions) -> Result<(), Controll
         all(),
         |n: &mut Namespace| n.metadata.managed_fields = None,
     ));
-    // Only labels matter (peers' and advertisements' nodeSelectors).
+    // The speakers' inputs, so that Valid says what they do: Secrets (passwordSecret) and
+    // every Node (rules between objects that can meet on a node).
+    stores.secrets = Some(watches.add(
+        "Secret",
+        Api::<Secret>::namespaced(client.clone(), &opts.namespace),
+        all(),
+        |s: &mut Secret| s.metadata.managed_fields = None,
+    ));
+    stores.l2_advertisements =
+        watch_untyped::<L2Advertisement>(&mut watches, &client, &opts.namespace, "L2Advertisement");
     stores.nodes = Some(watches.add("Node", Api::<Node>::all(client.clone()), all(), trim::node));
     let allocation_changes = watches.subscribe();
     let condition_changes = watches.subscribe();

@@ -52,6 +52,10 @@ use super::model::{
 pub struct Allocation {
     pub assigned: BTreeMap<ServiceKey, Assignment>,
     pub failed: BTreeMap<ServiceKey, AllocationError>,
+    /// Services that keep addresses of a pool that exists but cannot be used now (invalid,
+    /// or lost a conflict): nobody else gets those addresses, they are not announced, and
+    /// they are back in `assigned` as soon as the pool is usable again.
+    pub held: BTreeMap<ServiceKey, Assignment>,
 }
 
 /// Address counts of one pool, as the IPAddressPool status shows them.
@@ -64,10 +68,36 @@ pub struct PoolUsage {
     pub available_v6: u64,
 }
 
+/// The unusable pool (invalid, or lost a conflict) a Service's current addresses belong to:
+/// the one it was allocated from, if that is unusable, else one whose entries that still
+/// parse cover them all.
+pub fn unusable_pool_of<'a>(
+    svc: &Service,
+    unusable: &'a BTreeMap<String, Vec<IpRange>>,
+) -> Option<&'a str> {
+    if let Some((name, _)) = svc
+        .current_pool
+        .as_ref()
+        .and_then(|p| unusable.get_key_value(p))
+    {
+        return Some(name);
+    }
+    let inside = |ranges: &Vec<IpRange>, ip: &IpAddr| {
+        ranges
+            .iter()
+            .any(|r| range_family(r) == Some(family(*ip)) && r.first <= *ip && *ip <= r.last)
+    };
+    unusable
+        .iter()
+        .find(|(_, ranges)| svc.current_ips.iter().all(|ip| inside(ranges, ip)))
+        .map(|(name, _)| name.as_str())
+}
+
 /// Allocates addresses to every Service with `is_ours`; the others are ignored. Pools are
 /// assumed not to overlap (validation refuses overlapping pools, as MetalLB does).
 pub fn allocate(
     pools: &BTreeMap<String, Pool>,
+    unusable: &BTreeMap<String, Vec<IpRange>>,
     services: &[Service],
     namespace_labels: &BTreeMap<String, Labels>,
 ) -> Allocation {
@@ -82,6 +112,8 @@ pub fn allocate(
     for svc in ours.iter().filter(|s| !s.current_ips.is_empty()) {
         if let Some(a) = state.keep(svc) {
             out.assigned.insert(svc.key.clone(), a);
+        } else if let Some(a) = state.hold_unusable(svc, unusable) {
+            out.held.insert(svc.key.clone(), a);
         }
     }
     // After every keep, so the added address cannot be one another Service still holds.
@@ -92,7 +124,7 @@ pub fn allocate(
     }
     let (requesting, rest): (Vec<&Service>, Vec<&Service>) = ours
         .iter()
-        .filter(|s| !out.assigned.contains_key(&s.key))
+        .filter(|s| !out.assigned.contains_key(&s.key) && !out.held.contains_key(&s.key))
         .partition(|s| !s.requested_ips.is_empty());
     for svc in requesting.into_iter().chain(rest) {
         match state.fresh(svc) {
@@ -269,6 +301,29 @@ impl<'a> State<'a> {
         }
         Some(Assignment {
             pool: pool.name.clone(),
+            ips,
+        })
+    }
+
+    /// Pass 1, continued: current addresses inside a pool that exists but cannot be used
+    /// now. They stay the Service's (and nobody else's) until the pool is fixed or deleted;
+    /// an invalid or conflicting pool never moves an address.
+    fn hold_unusable(
+        &mut self,
+        svc: &Service,
+        unusable: &BTreeMap<String, Vec<IpRange>>,
+    ) -> Option<Assignment> {
+        let ips = sorted(&svc.current_ips);
+        let pool = unusable_pool_of(svc, unusable)?;
+        let claim = Claim::of(svc);
+        if ips.iter().any(|ip| self.check(*ip, &claim).is_err()) {
+            return None;
+        }
+        for ip in &ips {
+            self.hold(*ip, &claim);
+        }
+        Some(Assignment {
+            pool: pool.to_owned(),
             ips,
         })
     }

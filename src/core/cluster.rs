@@ -10,7 +10,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use super::model::{
     Endpoint, IpFamily, IpFamilyPolicy, Labels, Node, ObjectRef, Service, ServiceKey, ServicePort,
 };
-use super::snapshot::{Snapshot, ValidationError};
+use super::snapshot::{Snapshot, ValidationError, BGP_EXTRAS};
 
 /// Addresses the Service asks for (comma separated, at most one per family).
 pub const ANNOTATION_IPS: &str = "metallb.io/loadBalancerIPs";
@@ -18,6 +18,8 @@ pub const ANNOTATION_IPS: &str = "metallb.io/loadBalancerIPs";
 pub const ANNOTATION_POOL: &str = "metallb.io/address-pool";
 /// Services with equal keys may share an address.
 pub const ANNOTATION_SHARING: &str = "metallb.io/allow-shared-ip";
+/// Set by the controller (as MetalLB's does): the pool a Service's addresses came from.
+pub const ANNOTATION_ALLOCATED_FROM: &str = "metallb.io/ip-allocated-from-pool";
 /// MetalLB's older annotation prefix, still honoured by MetalLB; read when the
 /// `metallb.io/` form is absent so Services written for older releases keep working.
 const LEGACY_PREFIX: &str = "metallb.universe.tf/";
@@ -67,11 +69,7 @@ pub fn services(
         let object = ObjectRef::new("Service", namespace, name);
         let mut errs = Vec::new();
         let mut err = |field: &str, message: String| {
-            errs.push(ValidationError {
-                object: object.clone(),
-                field: field.into(),
-                message,
-            })
+            errs.push(ValidationError::new(object.clone(), field, message))
         };
         let is_ours =
             spec.load_balancer_class.is_none() || spec.load_balancer_class.as_deref() == lb_class;
@@ -160,6 +158,7 @@ pub fn services(
             selector: spec.selector.clone().unwrap_or_default(),
             ip_families,
             ip_family_policy,
+            current_pool: annotation(annotations, ANNOTATION_ALLOCATED_FROM).map(str::to_owned),
             current_ips,
         });
     }
@@ -279,6 +278,21 @@ pub fn nodes(nodes: &[K8sNode]) -> BTreeMap<String, Node> {
             (name, node)
         })
         .collect()
+}
+
+/// The text of MetalLB's `bgpextras` ConfigMap in ferrule's namespace (key `extras`), if
+/// it has any.
+pub fn bgp_extras(snapshot: &Snapshot) -> Option<String> {
+    let (name, key) = BGP_EXTRAS;
+    snapshot
+        .config_maps
+        .iter()
+        .find(|c| {
+            c.metadata.name.as_deref() == Some(name)
+                && c.metadata.namespace.as_deref() == Some(snapshot.namespace.as_str())
+        })
+        .and_then(|c| c.data.as_ref()?.get(key).cloned())
+        .filter(|t| !t.trim().is_empty())
 }
 
 /// Namespace labels by namespace name (for pools' namespaceSelectors).

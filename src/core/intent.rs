@@ -47,9 +47,13 @@ pub struct Neighbor {
     pub connect_time: Option<u32>,
     #[serde(skip)]
     pub password: Option<Password>,
+    /// Keep the password FRR runs for this neighbor (see `Peer::keep_password`).
+    pub keep_password: bool,
     pub source_address: Option<std::net::IpAddr>,
     pub ebgp_multihop: bool,
     pub bfd_profile: Option<String>,
+    /// BFD on with FRR's default timers (see `Peer::bfd`); implied by `bfd_profile`.
+    pub bfd: bool,
     pub graceful_restart: bool,
     /// Address families to activate on this session.
     pub ipv4: bool,
@@ -77,9 +81,11 @@ impl Neighbor {
             timers: None,
             connect_time: None,
             password: None,
+            keep_password: false,
             source_address: None,
             ebgp_multihop: false,
             bfd_profile: None,
+            bfd: false,
             graceful_restart: false,
             ipv4,
             ipv6,
@@ -128,6 +134,9 @@ pub enum WithholdReason {
     PeerNodeSelector,
     /// The session's address family cannot carry this prefix.
     AddressFamily,
+    /// The Service's IPAddressPool exists but cannot be used now (invalid, or it lost a
+    /// conflict): the Service keeps its address, unannounced until the pool is fixed.
+    PoolUnusable,
 }
 
 impl std::fmt::Display for WithholdReason {
@@ -151,6 +160,9 @@ impl std::fmt::Display for WithholdReason {
             WithholdReason::PeerNotSelected => "no BGPAdvertisement for this pool lists this peer",
             WithholdReason::PeerNodeSelector => "the BGPPeer's nodeSelectors exclude this node",
             WithholdReason::AddressFamily => "the session does not carry this address family",
+            WithholdReason::PoolUnusable => {
+                "the Service's IPAddressPool cannot be used now (see its Valid condition); the Service keeps its address"
+            }
         })
     }
 }
@@ -162,6 +174,8 @@ pub struct ClusterView<'a> {
     /// Services with an address, by key.
     pub services: &'a BTreeMap<ServiceKey, Service>,
     pub assignments: &'a BTreeMap<ServiceKey, Assignment>,
+    /// Services holding addresses of a pool that cannot be used now (not announced).
+    pub held: &'a BTreeMap<ServiceKey, Assignment>,
     pub endpoints: &'a BTreeMap<ServiceKey, Vec<Endpoint>>,
     pub nodes: &'a BTreeMap<String, Node>,
 }
@@ -184,17 +198,25 @@ pub fn all_node_intents(view: &ClusterView) -> BTreeMap<String, NodeIntent> {
 /// Pure and deterministic: the result is fully sorted, so equal views give equal values and
 /// byte-equal serializations. Cost is linear in Services + their endpoints (the maps keyed by
 /// Service are walked together); per-pool advertisement lookups are computed once per call.
-/// An unknown node gets an empty intent.
+/// A node not in the view counts as one without labels.
 ///
 /// `PeerNodeSelector` is reported only for peers an applicable advertisement names in its
 /// `peers` list: an advertisement for "every peer" never meant peers bound to other nodes, and
 /// listing each of those for each Service would grow with racks x Services.
 pub fn node_intent(view: &ClusterView, node: &str) -> NodeIntent {
-    let Some(this) = view.nodes.get(node) else {
-        return NodeIntent {
-            node: node.to_string(),
-            ..NodeIntent::default()
-        };
+    // A node not (yet) known counts as one without labels, as MetalLB does before it has
+    // seen the Node: peers and advertisements without nodeSelectors still apply.
+    let unknown;
+    let this = match view.nodes.get(node) {
+        Some(n) => n,
+        None => {
+            unknown = Node {
+                name: node.to_string(),
+                labels: Labels::new(),
+                network_unavailable: false,
+            };
+            &unknown
+        }
     };
     let config = view.config;
     let (mut sessions, off_node) = sessions_of(config, &this.labels);
@@ -295,6 +317,18 @@ pub fn node_intent(view: &ClusterView, node: &str) -> NodeIntent {
         }
     }
 
+    for (key, held) in view.held {
+        if view.services.contains_key(key) {
+            for &ip in &held.ips {
+                withheld.push(withhold(
+                    key,
+                    IpNet::from(ip),
+                    None,
+                    WithholdReason::PoolUnusable,
+                ));
+            }
+        }
+    }
     withheld.sort_unstable();
     withheld.dedup();
     let bfd_profiles = sessions
@@ -451,14 +485,16 @@ impl<'a> Session<'a> {
             peer: p.name.clone(),
             address: p.address.clone(),
             remote_as: p.remote_as,
-            local_as: None,
+            local_as: p.local_asn.filter(|l| *l != p.my_asn),
             port: p.port,
             timers: p.timers,
             connect_time: p.connect_time,
             password: p.password.clone(),
+            keep_password: p.keep_password,
             source_address: p.source_address,
             ebgp_multihop: p.ebgp_multihop,
             bfd_profile: p.bfd_profile.clone(),
+            bfd: p.bfd,
             graceful_restart: p.graceful_restart,
             ipv4: self.ipv4,
             ipv6: self.ipv6,
@@ -528,8 +564,11 @@ fn advertisement_plans<'a>(
         .advertisements
         .values()
         .map(|adv| {
-            let (selected, unselected) = (0..sessions.len())
-                .partition(|&i| adv.peers.is_empty() || adv.peers.contains(&sessions[i].peer.name));
+            let (selected, unselected) = (0..sessions.len()).partition(|&i| {
+                adv.peers
+                    .as_ref()
+                    .is_none_or(|p| p.contains(&sessions[i].peer.name))
+            });
             Plan {
                 adv,
                 on_node: any_matches(&adv.node_selectors, labels),
@@ -538,7 +577,7 @@ fn advertisement_plans<'a>(
                 off_node: off_node
                     .iter()
                     .copied()
-                    .filter(|name| adv.peers.contains(*name))
+                    .filter(|name| adv.peers.as_ref().is_some_and(|p| p.contains(*name)))
                     .collect(),
             }
         })

@@ -10,6 +10,7 @@ pub mod community;
 pub mod duration;
 pub mod explain;
 pub mod intent;
+pub mod limits;
 pub mod model;
 pub mod pipeline;
 pub mod snapshot;

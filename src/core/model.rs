@@ -191,12 +191,20 @@ pub struct Peer {
     /// Seconds between connection attempts.
     pub connect_time: Option<u32>,
     pub router_id: Option<Ipv4Addr>,
+    /// `localASN`: the AS the peer sees this session come from, when not myASN.
+    pub local_asn: Option<u32>,
     pub node_selectors: Vec<Selector>,
     /// Resolved password (inline or from the referenced Secret).
     #[serde(skip)]
     pub password: Option<Password>,
+    /// The password asked for cannot be had (Secret missing, value FRR cannot take): keep
+    /// whatever password FRR runs for this neighbor rather than drop the session.
+    pub keep_password: bool,
     /// Name of a valid BFDProfile.
     pub bfd_profile: Option<String>,
+    /// BFD on without a profile (FRR's default timers): the profile named is missing or
+    /// invalid, and turning BFD off would reset the session.
+    pub bfd: bool,
     pub ebgp_multihop: bool,
     /// VRF name, already checked to be a safe identifier.
     pub vrf: Option<String>,
@@ -218,9 +226,12 @@ impl Peer {
             timers: None,
             connect_time: None,
             router_id: None,
+            local_asn: None,
             node_selectors: vec![],
             password: None,
+            keep_password: false,
             bfd_profile: None,
+            bfd: false,
             ebgp_multihop: false,
             vrf: None,
             graceful_restart: false,
@@ -268,8 +279,9 @@ pub struct Advertisement {
     /// Names of valid pools this advertisement covers (names and selectors already resolved).
     pub pools: BTreeSet<String>,
     pub node_selectors: Vec<Selector>,
-    /// BGPPeer names; empty means every peer.
-    pub peers: BTreeSet<String>,
+    /// The BGPPeers it announces to, by name; `None` means every peer. Names that do not
+    /// exist (or are invalid) are already left out, so `Some` of an empty set sends nowhere.
+    pub peers: Option<BTreeSet<String>>,
     pub service_selectors: Vec<Selector>,
 }
 
@@ -323,6 +335,10 @@ pub struct Service {
     pub ip_family_policy: IpFamilyPolicy,
     /// Addresses currently in `status.loadBalancer.ingress` (what we handed out before).
     pub current_ips: Vec<IpAddr>,
+    /// The pool those addresses came from (`metallb.io/ip-allocated-from-pool`, or file
+    /// mode's ledger): a Service whose pool turned unusable keeps its addresses even when
+    /// nothing of the pool parses any more.
+    pub current_pool: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -2,12 +2,13 @@
 //! intent: validation, conversion, allocation (or adoption of addresses already in status)
 //! and intent. `ferrule render`, the speaker and the golden tests all go through here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use super::allocate::{self, Allocation};
 use super::cluster;
 use super::intent::{self, ClusterView, NodeIntent};
-use super::model::{Assignment, Config, Endpoint, Node, Service, ServiceKey};
+use super::model::{Assignment, Config, Endpoint, IpRange, Node, Service, ServiceKey};
 use super::snapshot::{Snapshot, ValidationError};
 use super::validate;
 
@@ -34,6 +35,12 @@ pub struct Computed {
     pub config: Config,
     /// Validation errors of CRs and Services, sorted.
     pub errors: Vec<ValidationError>,
+    /// What objects are used despite, sorted.
+    pub warnings: Vec<ValidationError>,
+    /// IPAddressPools that exist but cannot be used, with the ranges Services may hold.
+    pub unusable_pools: BTreeMap<String, Vec<IpRange>>,
+    /// MetalLB's `bgpextras` text, appended to every node's FRR config.
+    pub extras: Option<String>,
     /// Every LoadBalancer Service ferrule answers to, by key.
     pub services: BTreeMap<ServiceKey, Service>,
     pub allocation: Allocation,
@@ -47,6 +54,7 @@ impl Computed {
             config: &self.config,
             services: &self.services,
             assignments: &self.allocation.assigned,
+            held: &self.allocation.held,
             endpoints: &self.endpoints,
             nodes: &self.nodes,
         }
@@ -61,36 +69,54 @@ impl Computed {
     }
 }
 
-/// Runs validation, allocation and conversion. `previous` are addresses handed out by an
-/// earlier run in this process (file mode keeps them so a new Service never moves another).
+/// Runs validation, allocation and conversion. A Service's current addresses are those in
+/// its status; without any (file mode), those the ledger recorded for it
+/// (`snapshot.recorded`), else those `previous` gave it earlier in this process.
 pub fn compute(
     snapshot: &Snapshot,
     opts: &Options,
     addresses: Addresses,
     previous: &BTreeMap<ServiceKey, Assignment>,
 ) -> Computed {
-    let validate::Validated { config, mut errors } = validate::validate(snapshot);
     let (mut services, service_errors) = cluster::services(snapshot, opts.lb_class.as_deref());
+    for svc in &mut services {
+        if svc.current_ips.is_empty() {
+            if let Some(a) = snapshot
+                .recorded
+                .get(&svc.key)
+                .or_else(|| previous.get(&svc.key))
+            {
+                svc.current_ips = a.ips.clone();
+                svc.current_pool = Some(a.pool.clone());
+            }
+        }
+    }
+    let in_use: BTreeSet<IpAddr> = services
+        .iter()
+        .filter(|s| s.is_ours)
+        .flat_map(|s| s.current_ips.iter().copied())
+        .collect();
+    let validate::Validated {
+        config,
+        mut errors,
+        warnings,
+        unusable_pools,
+    } = validate::validate(snapshot, &in_use);
     errors.extend(service_errors);
     errors.sort();
     errors.dedup();
 
-    for svc in &mut services {
-        if svc.current_ips.is_empty() {
-            if let Some(prev) = previous.get(&svc.key) {
-                svc.current_ips = prev.ips.clone();
-            }
-        }
-    }
     let allocation = match addresses {
         Addresses::Allocate => {
             let ns_labels = cluster::namespace_labels(&snapshot.namespaces);
-            allocate::allocate(&config.pools, &services, &ns_labels)
+            allocate::allocate(&config.pools, &unusable_pools, &services, &ns_labels)
         }
-        Addresses::FromStatus => adopt(&config, &services),
+        Addresses::FromStatus => adopt(&config, &unusable_pools, &services),
     };
     Computed {
         errors,
+        warnings,
+        extras: cluster::bgp_extras(snapshot),
         services: services
             .into_iter()
             .filter(|s| s.is_ours)
@@ -100,33 +126,43 @@ pub fn compute(
         endpoints: cluster::endpoints(&snapshot.endpoint_slices),
         nodes: cluster::nodes(&snapshot.nodes),
         config,
+        unusable_pools,
     }
 }
 
 /// The speaker's view of addresses when a controller assigns them: whatever each Service's
 /// status holds, attributed to the valid pool containing it. An address in no valid pool is
 /// not announced (the controller will move or fail that Service).
-fn adopt(config: &Config, services: &[Service]) -> Allocation {
+fn adopt(
+    config: &Config,
+    unusable: &BTreeMap<String, Vec<IpRange>>,
+    services: &[Service],
+) -> Allocation {
+    let within = |ranges: &[IpRange], ips: &[IpAddr]| {
+        ips.iter().all(|ip| {
+            ranges
+                .iter()
+                .any(|r| r.first <= *ip && *ip <= r.last && r.first.is_ipv4() == ip.is_ipv4())
+        })
+    };
     let mut out = Allocation::default();
     for svc in services
         .iter()
         .filter(|s| s.is_ours && !s.current_ips.is_empty())
     {
-        let pool = config.pools.values().find(|p| {
-            svc.current_ips.iter().all(|ip| {
-                p.ranges
-                    .iter()
-                    .any(|r| r.first <= *ip && *ip <= r.last && r.first.is_ipv4() == ip.is_ipv4())
-            })
-        });
-        if let Some(pool) = pool {
-            out.assigned.insert(
-                svc.key.clone(),
-                Assignment {
-                    pool: pool.name.clone(),
-                    ips: svc.current_ips.clone(),
-                },
-            );
+        let assignment = |pool: &str| Assignment {
+            pool: pool.to_string(),
+            ips: svc.current_ips.clone(),
+        };
+        if let Some(pool) = config
+            .pools
+            .values()
+            .find(|p| within(&p.ranges, &svc.current_ips))
+        {
+            out.assigned.insert(svc.key.clone(), assignment(&pool.name));
+        } else if let Some(name) = allocate::unusable_pool_of(svc, unusable) {
+            // Its pool is unusable now: not announced, and the reason says so.
+            out.held.insert(svc.key.clone(), assignment(name));
         }
     }
     out

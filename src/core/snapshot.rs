@@ -2,14 +2,15 @@
 //! [`Snapshot`] of every object ferrule reads (from the API or a directory of manifests),
 //! and [`ValidationError`], one problem with one field of one object.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
 
-use super::model::ObjectRef;
+use super::model::{Assignment, ObjectRef, ServiceKey};
 use crate::api;
 
 /// Everything ferrule reads, as the API (or a directory of manifests) gives it.
@@ -31,15 +32,95 @@ pub struct Snapshot {
     pub endpoint_slices: Vec<Arc<EndpointSlice>>,
     pub nodes: Vec<Node>,
     pub namespaces: Vec<Namespace>,
+    /// MetalLB's `bgpextras` ConfigMap (raw FRR config appended to every node's), if any.
+    pub config_maps: Vec<ConfigMap>,
+    /// In which order this process (or, in file mode, the shared ledger) first saw each
+    /// object: the tie-break after `creationTimestamp` when two objects conflict. Objects
+    /// first seen together share a rank.
+    pub first_seen: BTreeMap<ObjectRef, u64>,
+    /// File mode: the addresses Services were given before, and their pools (the
+    /// ledger's), which they keep as a controller-written status would keep them.
+    pub recorded: BTreeMap<ServiceKey, Assignment>,
 }
 
-/// One problem with one field of one object.
+impl Snapshot {
+    /// Every `metallb.io` object in ferrule's namespace, as conflicts between them name them.
+    pub fn metallb_objects(&self) -> Vec<ObjectRef> {
+        fn refs<K: kube::Resource>(kind: &str, ns: &str, items: &[K], out: &mut Vec<ObjectRef>) {
+            for o in items {
+                let m = o.meta();
+                if m.namespace.as_deref() == Some(ns) {
+                    out.push(ObjectRef::new(
+                        kind,
+                        ns,
+                        m.name.as_deref().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        let ns = self.namespace.as_str();
+        let mut out = Vec::new();
+        refs("IPAddressPool", ns, &self.pools, &mut out);
+        refs("BGPPeer", ns, &self.peers, &mut out);
+        refs("BGPAdvertisement", ns, &self.advertisements, &mut out);
+        refs("BFDProfile", ns, &self.bfd_profiles, &mut out);
+        refs("Community", ns, &self.communities, &mut out);
+        out
+    }
+}
+
+/// Ranks objects by when this process first saw them: every object new in one snapshot
+/// gets the same rank, one above the last; an object that goes away and comes back is new
+/// again.
+#[derive(Clone, Debug, Default)]
+pub struct FirstSeen {
+    ranks: BTreeMap<ObjectRef, u64>,
+    next: u64,
+}
+
+impl FirstSeen {
+    pub fn rank(&mut self, snapshot: &mut Snapshot) {
+        let present: std::collections::BTreeSet<ObjectRef> =
+            snapshot.metallb_objects().into_iter().collect();
+        self.ranks.retain(|k, _| present.contains(k));
+        let mut added = false;
+        for o in present {
+            self.ranks.entry(o).or_insert_with(|| {
+                added = true;
+                self.next
+            });
+        }
+        if added {
+            self.next += 1;
+        }
+        snapshot.first_seen = self.ranks.clone();
+    }
+}
+
+/// The ConfigMap MetalLB reads raw FRR config from, and its key.
+pub const BGP_EXTRAS: (&str, &str) = ("bgpextras", "extras");
+
+/// One problem with one field of one object. The same shape serves errors (the object, or
+/// the part named, is left out) and warnings (it is used, degraded as the message says).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ValidationError {
     pub object: ObjectRef,
     /// JSON path of the field, e.g. `spec.holdTime`.
     pub field: String,
     pub message: String,
+    /// Set when the object lost a conflict: the older object that won it.
+    pub incumbent: Option<ObjectRef>,
+}
+
+impl ValidationError {
+    pub fn new(object: ObjectRef, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationError {
+            object,
+            field: field.into(),
+            message: message.into(),
+            incumbent: None,
+        }
+    }
 }
 
 impl fmt::Display for ValidationError {

@@ -5,12 +5,12 @@
 //! name) replaces an earlier one. One broken document never stops the others: its error is
 //! collected and loading goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     JSONSchemaProps, JSONSchemaPropsOrArray,
@@ -71,15 +71,36 @@ pub enum ManifestError {
     },
 }
 
+impl ManifestError {
+    /// The file the error is about, as its messages name it.
+    pub fn file(&self) -> Option<String> {
+        match self {
+            ManifestError::Io { path, .. } => Some(path.display().to_string()),
+            ManifestError::Yaml { at, .. }
+            | ManifestError::Document { at, .. }
+            | ManifestError::Object { at, .. } => Some(at.file.clone()),
+        }
+    }
+}
+
 /// Things worth telling the user that do not stop a document from loading.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Warning {
+    /// The file does not parse now; its last content that did is used until it does.
+    KeptLastGood { file: String },
     /// A kind ferrule does not read (a Deployment, an L2Advertisement...).
     Skipped {
         at: Location,
         api_version: String,
         kind: String,
         name: String,
+    },
+    /// A MetalLB kind ferrule does not implement.
+    Unsupported {
+        at: Location,
+        kind: String,
+        name: String,
+        why: &'static str,
     },
     /// This document replaced an earlier definition of the same object.
     Replaced { at: Location, object: ObjectRef },
@@ -103,6 +124,11 @@ impl fmt::Display for Warning {
             } => write!(
                 f,
                 "{at}: skipped {api_version} {kind} {name}: not a kind ferrule reads"
+            ),
+            Warning::Unsupported { at, kind, name, why } => write!(f, "{at}: {kind} {name}: {why}"),
+            Warning::KeptLastGood { file } => write!(
+                f,
+                "{file} does not parse; its objects stay as its last good content had them until it does"
             ),
             Warning::Replaced { at, object } => {
                 write!(
@@ -146,27 +172,109 @@ pub fn load_dir(dir: &Path, namespace: &str) -> Result<Loaded, ManifestError> {
 /// is never in memory at once.
 pub fn load_dir_trimmed(dir: &Path, namespace: &str, node: &str) -> Result<Loaded, ManifestError> {
     let mut loaded = load(dir, namespace, Some(node))?;
-    let s = &mut loaded.snapshot;
-    s.services.shrink_to_fit();
-    s.endpoint_slices.shrink_to_fit();
-    s.nodes.shrink_to_fit();
+    loaded.shrink();
     Ok(loaded)
 }
 
-fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, ManifestError> {
-    let io = |error| ManifestError::Io {
-        path: dir.to_owned(),
-        error,
-    };
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-        if yaml && path.is_file() {
-            files.push(path);
-        }
+impl Loaded {
+    /// Gives back the lists' spare capacity (a speaker keeps its snapshot for long).
+    pub fn shrink(&mut self) {
+        let s = &mut self.snapshot;
+        s.services.shrink_to_fit();
+        s.endpoint_slices.shrink_to_fit();
+        s.nodes.shrink_to_fit();
     }
-    files.sort();
+}
+
+fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, ManifestError> {
+    DirReader::default().load(dir, namespace, trim)
+}
+
+/// Reads a directory again and again (a file-mode speaker), remembering each file's last
+/// content that parsed: a file caught half-written (an editor saving in place) or broken by
+/// an edit keeps its last good content, with an error saying so, instead of taking its
+/// objects away. A new file that does not parse costs only its own documents.
+#[derive(Debug, Default)]
+pub struct DirReader {
+    last_good: BTreeMap<PathBuf, String>,
+}
+
+impl DirReader {
+    pub fn load(
+        &mut self,
+        dir: &Path,
+        namespace: &str,
+        trim: Option<&str>,
+    ) -> Result<Loaded, ManifestError> {
+        let io = |error| ManifestError::Io {
+            path: dir.to_owned(),
+            error,
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            if yaml && path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        let mut texts: Vec<(PathBuf, Result<String, std::io::Error>)> = files
+            .into_iter()
+            .map(|p| {
+                let t = std::fs::read_to_string(&p);
+                (p, t)
+            })
+            .collect();
+        self.last_good
+            .retain(|p, _| texts.iter().any(|(q, _)| q == p));
+        let mut loaded = parse_all(&texts, namespace, trim);
+        // Files that do not parse now but did before: read again with their last good text.
+        let broken: BTreeSet<String> = loaded
+            .errors
+            .iter()
+            .filter_map(ManifestError::file)
+            .collect();
+        let mut substituted = Vec::new();
+        for (path, text) in texts.iter_mut() {
+            let name = path.display().to_string();
+            match self.last_good.get(path) {
+                Some(good) if broken.contains(&name) || text.is_err() => {
+                    *text = Ok(good.clone());
+                    substituted.push(name);
+                }
+                _ => {}
+            }
+        }
+        if !substituted.is_empty() {
+            let errors = std::mem::take(&mut loaded.errors);
+            loaded = parse_all(&texts, namespace, trim);
+            loaded.errors = errors;
+            for file in substituted {
+                loaded.warnings.push(Warning::KeptLastGood { file });
+            }
+        }
+        for (path, text) in texts {
+            let name = path.display().to_string();
+            if let Ok(t) = text {
+                if !loaded
+                    .errors
+                    .iter()
+                    .any(|e| e.file().as_deref() == Some(name.as_str()))
+                {
+                    self.last_good.insert(path, t);
+                }
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+fn parse_all(
+    texts: &[(PathBuf, Result<String, std::io::Error>)],
+    namespace: &str,
+    trim: Option<&str>,
+) -> Loaded {
     let mut loaded = Loaded {
         snapshot: Snapshot {
             namespace: namespace.into(),
@@ -174,11 +282,11 @@ fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, Manif
         },
         ..Loaded::default()
     };
-    for path in files {
-        match std::fs::read_to_string(&path) {
+    for (path, text) in texts {
+        match text {
             Ok(text) => {
                 let d = parse(
-                    &text,
+                    text,
                     &path.display().to_string(),
                     &mut loaded.snapshot,
                     trim,
@@ -186,10 +294,13 @@ fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, Manif
                 loaded.errors.extend(d.errors);
                 loaded.warnings.extend(d.warnings);
             }
-            Err(error) => loaded.errors.push(ManifestError::Io { path, error }),
+            Err(error) => loaded.errors.push(ManifestError::Io {
+                path: path.clone(),
+                error: std::io::Error::new(error.kind(), error.to_string()),
+            }),
         }
     }
-    Ok(loaded)
+    loaded
 }
 
 /// Adds every object of a multi-document YAML text to `snapshot`. `source` names the text
@@ -228,6 +339,7 @@ fn index_of(s: &Snapshot) -> Index {
     add::<EndpointSlice>(&mut index, "EndpointSlice", &s.endpoint_slices);
     add::<Node>(&mut index, "Node", &s.nodes);
     add::<Namespace>(&mut index, "Namespace", &s.namespaces);
+    add::<ConfigMap>(&mut index, "ConfigMap", &s.config_maps);
     index
 }
 
@@ -432,6 +544,19 @@ fn add_value(
                 super::trim::node(&mut o);
             }
             o
+        }),
+        // MetalLB's raw FRR config; other ConfigMaps are not ferrule's.
+        ("v1", "ConfigMap") if name == crate::core::snapshot::BGP_EXTRAS.0 => cx.add(
+            value,
+            Scope::Default,
+            &mut snapshot.config_maps,
+            |o: ConfigMap| o,
+        ),
+        ("metallb.io/v1beta1", "L2Advertisement") => cx.d.warnings.push(Warning::Unsupported {
+            at: at.clone(),
+            kind: kind.clone(),
+            name: name.clone(),
+            why: "L2 mode is outside ferrule (BGP only); this object is ignored",
         }),
         ("v1", "Namespace") => cx.add(
             value,

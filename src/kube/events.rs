@@ -17,6 +17,8 @@ pub const REPORTER: &str = "ferrule-controller";
 
 pub const IP_ALLOCATED: &str = "IPAllocated";
 pub const ALLOCATION_FAILED: &str = "AllocationFailed";
+pub const ADDRESS_KEPT: &str = "AddressKept";
+pub const POOL_DELETED: &str = "PoolDeleted";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceEvent {
@@ -31,6 +33,30 @@ impl ServiceEvent {
             warning: false,
             reason: IP_ALLOCATED,
             note: format!("Assigned IP {}", go_quoted(ips)),
+        }
+    }
+
+    /// The Service's pool cannot be used now; it keeps its address (unannounced).
+    pub fn kept(ips: &[IpAddr], pool: &str, why: &str) -> Self {
+        ServiceEvent {
+            warning: true,
+            reason: ADDRESS_KEPT,
+            note: format!(
+                "Keeping IP {}: IPAddressPool {pool} cannot be used now ({why}); the address stays this Service's and is announced again once the pool is fixed",
+                go_quoted(ips)
+            ),
+        }
+    }
+
+    /// The pool the Service's address came from was deleted: the address is given up.
+    pub fn pool_deleted(ips: &[IpAddr], pool: &str) -> Self {
+        ServiceEvent {
+            warning: true,
+            reason: POOL_DELETED,
+            note: format!(
+                "IPAddressPool {pool} was deleted: giving up IP {}",
+                go_quoted(ips)
+            ),
         }
     }
 

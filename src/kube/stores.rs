@@ -5,9 +5,10 @@
 //! per the CRD) or one that does not fit ferrule's types then costs only itself, where a
 //! typed watcher would fail the whole list.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DynamicObject;
 use kube::runtime::reflector::Store;
@@ -18,7 +19,7 @@ use tracing::warn;
 use super::reflect::{items, Watches};
 use super::untyped::{self, Unfit};
 use crate::api;
-use crate::core::snapshot::Snapshot;
+use crate::core::snapshot::{FirstSeen, Snapshot};
 
 /// The stores one process reads.
 #[derive(Clone, Default)]
@@ -33,6 +34,12 @@ pub struct Stores {
     pub endpoint_slices: Option<Store<EndpointSlice>>,
     pub nodes: Option<Store<Node>>,
     pub namespaces: Option<Store<Namespace>>,
+    pub config_maps: Option<Store<ConfigMap>>,
+    /// Only to tell their authors they are ignored (ferrule does not do L2 mode).
+    pub l2_advertisements: Option<Store<DynamicObject>>,
+    /// When this process first saw each object, shared by every snapshot built from these
+    /// stores (the conflict tie-break after creationTimestamp).
+    pub first_seen: Arc<Mutex<FirstSeen>>,
 }
 
 /// A snapshot and the objects that were left out of it for not fitting their type.
@@ -48,27 +55,14 @@ fn strip<K: kube::Resource>(obj: &mut K) {
 impl Stores {
     /// Adds watches of the five `metallb.io` kinds in `namespace`.
     pub fn watch_metallb(&mut self, watches: &mut Watches, client: &Client, namespace: &str) {
-        fn one<K: kube::Resource<DynamicType = ()>>(
-            watches: &mut Watches,
-            client: &Client,
-            namespace: &str,
-            kind: &'static str,
-        ) -> Option<Store<DynamicObject>> {
-            let (_, writer) = untyped::store::<K>();
-            Some(watches.add_with(
-                kind,
-                untyped::api::<K>(client, namespace),
-                watcher::Config::default(),
-                strip,
-                writer,
-            ))
-        }
-        self.pools = one::<api::IPAddressPool>(watches, client, namespace, "IPAddressPool");
-        self.peers = one::<api::BGPPeer>(watches, client, namespace, "BGPPeer");
+        self.pools =
+            watch_untyped::<api::IPAddressPool>(watches, client, namespace, "IPAddressPool");
+        self.peers = watch_untyped::<api::BGPPeer>(watches, client, namespace, "BGPPeer");
         self.advertisements =
-            one::<api::BGPAdvertisement>(watches, client, namespace, "BGPAdvertisement");
-        self.bfd_profiles = one::<api::BFDProfile>(watches, client, namespace, "BFDProfile");
-        self.communities = one::<api::Community>(watches, client, namespace, "Community");
+            watch_untyped::<api::BGPAdvertisement>(watches, client, namespace, "BGPAdvertisement");
+        self.bfd_profiles =
+            watch_untyped::<api::BFDProfile>(watches, client, namespace, "BFDProfile");
+        self.communities = watch_untyped::<api::Community>(watches, client, namespace, "Community");
     }
 
     /// The current content of every store, as the core reads it.
@@ -107,9 +101,34 @@ impl Stores {
                 .unwrap_or_default(),
             nodes: self.nodes.as_ref().map(items).unwrap_or_default(),
             namespaces: self.namespaces.as_ref().map(items).unwrap_or_default(),
+            config_maps: self.config_maps.as_ref().map(items).unwrap_or_default(),
+            first_seen: BTreeMap::new(),
+            recorded: BTreeMap::new(),
         };
+        let mut snapshot = snapshot;
+        self.first_seen
+            .lock()
+            .expect("first-seen ranks")
+            .rank(&mut snapshot);
         Built { snapshot, unfit }
     }
+}
+
+/// A watch of one `metallb.io` kind in `namespace`, untyped.
+pub fn watch_untyped<K: kube::Resource<DynamicType = ()>>(
+    watches: &mut Watches,
+    client: &Client,
+    namespace: &str,
+    kind: &'static str,
+) -> Option<Store<DynamicObject>> {
+    let (_, writer) = untyped::store::<K>();
+    Some(watches.add_with(
+        kind,
+        untyped::api::<K>(client, namespace),
+        watcher::Config::default(),
+        strip,
+        writer,
+    ))
 }
 
 /// Reports each object that does not fit its type once per resourceVersion, not on every

@@ -25,8 +25,9 @@ use crate::core::intent::NodeIntent;
 use crate::core::model::{Assignment, ServiceKey};
 use crate::core::pipeline::{self, Addresses};
 use crate::core::snapshot::{Snapshot, ValidationError};
-use crate::frr::render::{self, RenderError};
+use crate::frr::render::{self, RenderError, Rendered};
 use crate::frr::status::StatusError;
+use crate::input::ledger::Ledger;
 use crate::kube::reflect::{sleep_until, Backoff};
 
 /// The outcome of bringing FRR to a config.
@@ -37,11 +38,37 @@ pub struct Applied {
     pub message: Option<String>,
     pub commands_sent: u64,
     pub duration: Duration,
+    /// `bgpextras` lines FRR refused, with its words (the rest applied).
+    pub refused_extras: Vec<String>,
+}
+
+impl Applied {
+    /// An apply that went through.
+    pub fn ok(commands_sent: u64, duration: Duration) -> Self {
+        Applied {
+            ok: true,
+            message: None,
+            commands_sent,
+            duration,
+            refused_extras: Vec::new(),
+        }
+    }
+
+    /// An apply FRR refused, in its words.
+    pub fn failed(message: impl Into<String>, commands_sent: u64, duration: Duration) -> Self {
+        Applied {
+            ok: false,
+            message: Some(message.into()),
+            commands_sent,
+            duration,
+            refused_extras: Vec::new(),
+        }
+    }
 }
 
 /// The FRR side of the engine (the FRR driver in production, fakes in tests).
 pub trait Frr: Send {
-    fn apply(&mut self, config: &str) -> impl Future<Output = Applied> + Send;
+    fn apply(&mut self, config: &Rendered) -> impl Future<Output = Applied> + Send;
     fn read_state(&mut self) -> impl Future<Output = Result<FrrState, StatusError>> + Send;
     /// A counter that moves when FRR may have lost the config it was given (a daemon
     /// restarted); the engine then applies again.
@@ -64,6 +91,8 @@ pub struct EngineConfig {
     /// First retry delay after a failed apply; doubles up to `max_backoff`.
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// File mode: the ledger the addresses handed out are recorded in.
+    pub ledger: Option<Ledger>,
 }
 
 impl EngineConfig {
@@ -77,16 +106,18 @@ impl EngineConfig {
             poll_interval: Duration::from_millis(500),
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
+            ledger: None,
         }
     }
 }
 
 /// What FRR should run, computed from the latest snapshot.
 struct Desired {
-    config: String,
+    rendered: Rendered,
     hash: String,
     intent: NodeIntent,
     errors: Vec<ValidationError>,
+    warnings: Vec<ValidationError>,
     /// Built once per intent (thousands on a big cluster), shared with every publish.
     announcements: Arc<Vec<ServiceAnnouncement>>,
 }
@@ -193,7 +224,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
             return None;
         }
         let started = Instant::now();
-        let result = self.frr.apply(&d.config).await;
+        let result = self.frr.apply(&d.rendered).await;
         let elapsed = result.duration.max(started.elapsed());
         self.metrics.apply_duration.observe(elapsed.as_secs_f64());
         let mut retry = None;
@@ -248,6 +279,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
             generation: self.generation,
             duration_ms: elapsed.as_millis() as u64,
             commands_sent: result.commands_sent,
+            refused_extras: result.refused_extras.clone(),
         });
         self.publish().await;
         retry
@@ -257,19 +289,34 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
         let cfg = &self.cfg;
         let computed = pipeline::compute(snapshot, &cfg.pipeline, cfg.addresses, &self.previous);
         self.previous = computed.allocation.assigned.clone();
+        if let Some(ledger) = &cfg.ledger {
+            let holding = computed
+                .allocation
+                .assigned
+                .iter()
+                .chain(&computed.allocation.held);
+            if let Err(e) = ledger.record(computed.services.keys(), holding) {
+                warn!(error = %e, "cannot record addresses in the ledger");
+            }
+        }
         let intent = computed.node_intent(&cfg.node);
-        let config = render::render(&intent)?;
-        let hash = render::sha256_hex(&config);
+        let rendered = render::render_node(&intent, computed.extras.as_deref())?;
+        for l in &rendered.left_out {
+            warn!(object = %l.object, "{l}");
+        }
+        // The kept lines are part of what FRR is brought to.
+        let hash = render::sha256_hex(&format!("{}{:?}", rendered.text, rendered.keep));
         let announcements = match &self.desired {
             // Most changes touch no Service this node speaks for: keep the shared list.
             Some(b) if b.intent == intent => b.announcements.clone(),
             _ => Arc::new(status::announcements(&cfg.namespace, &intent)),
         };
         Ok(Desired {
-            config,
+            rendered,
             hash,
             intent,
             errors: computed.errors,
+            warnings: computed.warnings,
             announcements,
         })
     }
@@ -286,7 +333,11 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
             d.announcements.clone(),
             self.frr_state.as_ref(),
             Some(apply),
-            &d.errors,
+            status::Findings {
+                errors: &d.errors,
+                warnings: &d.warnings,
+                left_out: &d.rendered.left_out,
+            },
         );
         if self.published.as_ref() == Some(&objects) {
             return;

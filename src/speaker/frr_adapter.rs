@@ -7,6 +7,7 @@ use super::engine::{Applied, Frr};
 use super::state::{FrrState, SessionState};
 use crate::frr::cli::{Cli, Transport};
 use crate::frr::reload::apply::{Driver, Outcome};
+use crate::frr::render::Rendered;
 use crate::frr::status::{FrrStatus, StatusError};
 
 pub struct FrrDriver {
@@ -41,8 +42,8 @@ impl FrrDriver {
 }
 
 impl Frr for FrrDriver {
-    async fn apply(&mut self, config: &str) -> Applied {
-        let r = self.driver.apply(config).await;
+    async fn apply(&mut self, config: &Rendered) -> Applied {
+        let r = self.driver.apply_rendered(config).await;
         let message = match &r.outcome {
             Outcome::Ok => None,
             Outcome::Err {
@@ -67,6 +68,7 @@ impl Frr for FrrDriver {
             message,
             commands_sent: r.commands_sent as u64,
             duration: r.duration,
+            refused_extras: r.refused_extras,
         }
     }
 

@@ -21,6 +21,7 @@ use tracing::info;
 
 use crate::core::pipeline::Addresses;
 use crate::frr::cli::{Cli, VtyshProcess};
+use crate::input::ledger::Ledger;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct SpeakerArgs {
@@ -36,6 +37,11 @@ pub struct SpeakerArgs {
     /// File mode: write status objects as YAML under this directory.
     #[arg(long)]
     pub status_dir: Option<PathBuf>,
+    /// File mode: the ledger speakers share to agree on conflicts and addresses whatever
+    /// history each saw (default: `ledger.json` in --status-dir; give every speaker the
+    /// same one).
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
     /// Only Services with this loadBalancerClass (default: Services without a class).
     #[arg(long, env = "FERRULE_LB_CLASS")]
     pub lb_class: Option<String>,
@@ -105,7 +111,18 @@ impl SpeakerArgs {
         } else {
             Addresses::FromStatus
         };
+        cfg.ledger = self.file_ledger();
         cfg
+    }
+
+    /// File mode's ledger (see `input::ledger`).
+    pub fn file_ledger(&self) -> Option<Ledger> {
+        self.source.as_ref()?;
+        let path = self
+            .ledger
+            .clone()
+            .or_else(|| Some(self.status_dir.as_ref()?.join("ledger.json")))?;
+        Some(Ledger::new(path))
     }
 }
 
@@ -153,8 +170,9 @@ pub async fn run(args: SpeakerArgs) -> Result<(), SpeakerError> {
             let dir2 = dir.clone();
             let ns = args.namespace.clone();
             let node = args.node.clone();
+            let ledger = args.file_ledger();
             let watcher = tokio::spawn(async move {
-                if let Err(e) = sources::watch_dir(dir2.clone(), ns, node, tx).await {
+                if let Err(e) = sources::watch_dir(dir2.clone(), ns, node, ledger, tx).await {
                     tracing::error!(dir = %dir2.display(), error = %e, "cannot watch the manifest directory");
                 }
             });

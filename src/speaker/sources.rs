@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::watcher;
 use kube::{Api, Client};
@@ -14,7 +14,8 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::core::snapshot::Snapshot;
+use crate::core::snapshot::{FirstSeen, Snapshot, BGP_EXTRAS};
+use crate::input::ledger::Ledger;
 use crate::input::{manifests, trim};
 use crate::kube::reflect::Watches;
 use crate::kube::stores::{Stores, UnfitLog};
@@ -26,54 +27,116 @@ pub type SnapshotRx = watch::Receiver<Option<Arc<Snapshot>>>;
 // File mode: a directory of manifests, watched with inotify.
 
 /// Watches `dir` (inotify) and publishes a fresh snapshot for `node`'s speaker whenever a
-/// file in it changes.
-/// A document that fails to parse is reported and left out; the rest still applies.
+/// file in it changes, or the shared `ledger` does (another speaker recorded something).
+/// A document that fails to parse is reported and left out; a file that parsed before
+/// keeps its last good content while it does not (see `manifests::DirReader`).
 pub async fn watch_dir(
     dir: PathBuf,
     namespace: String,
     node: String,
+    ledger: Option<Ledger>,
     tx: SnapshotTx,
 ) -> Result<(), notify::Error> {
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
+    let ledger_path = ledger.as_ref().map(|l| l.path().to_owned());
+    let manifests_dir = dir.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         // Opening and reading a file is an event too (inotify IN_OPEN / IN_CLOSE_NOWRITE):
         // reacting to those would make every reload trigger the next one.
-        if res.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
+        let Ok(e) = res else { return };
+        if matches!(e.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        // In the ledger's directory (the status dir) only the ledger itself counts.
+        let relevant = e.paths.iter().any(|p| {
+            p.parent() == Some(manifests_dir.as_path()) || Some(p) == ledger_path.as_ref()
+        });
+        if relevant || e.paths.is_empty() {
             let _ = ev_tx.send(());
         }
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-    load_and_send(&dir, &namespace, &node, &tx);
+    if let Some(parent) = ledger.as_ref().and_then(|l| l.path().parent()) {
+        std::fs::create_dir_all(parent).map_err(notify::Error::io)?;
+        watcher.watch(parent, RecursiveMode::NonRecursive)?;
+    }
+    let mut reader = manifests::DirReader::default();
+    let mut source = DirSource {
+        dir: &dir,
+        namespace: &namespace,
+        node: &node,
+        ledger: ledger.as_ref(),
+        first_seen: FirstSeen::default(),
+        reader: &mut reader,
+        reported: Vec::new(),
+    };
+    source.load_and_send(&tx);
     while ev_rx.recv().await.is_some() {
         // An editor or `cp` makes several events per change; take them all, then reload once.
         tokio::time::sleep(Duration::from_millis(2)).await;
         while ev_rx.try_recv().is_ok() {}
-        load_and_send(&dir, &namespace, &node, &tx);
+        source.load_and_send(&tx);
     }
     Ok(())
 }
 
-fn load_and_send(dir: &Path, namespace: &str, node: &str, tx: &SnapshotTx) {
-    match manifests::load_dir_trimmed(dir, namespace, node) {
-        Ok(loaded) => {
-            for e in &loaded.errors {
-                warn!(error = %e, "manifest document skipped");
+struct DirSource<'a> {
+    dir: &'a Path,
+    namespace: &'a str,
+    node: &'a str,
+    ledger: Option<&'a Ledger>,
+    /// Ages when there is no ledger, or it cannot be read.
+    first_seen: FirstSeen,
+    reader: &'a mut manifests::DirReader,
+    /// Problems already logged (each is said once, not on every reload).
+    reported: Vec<String>,
+}
+
+impl DirSource<'_> {
+    fn load_and_send(&mut self, tx: &SnapshotTx) {
+        let mut loaded = match self.reader.load(self.dir, self.namespace, Some(self.node)) {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "cannot read manifests; keeping the last good snapshot");
+                return;
             }
-            let snapshot = Arc::new(loaded.snapshot);
-            let changed = tx.borrow().as_deref() != Some(&*snapshot);
-            if changed {
-                info!(dir = %dir.display(), "manifests changed");
-                tx.send_replace(Some(snapshot));
+        };
+        let said: Vec<String> = loaded
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .chain(loaded.warnings.iter().filter_map(|w| match w {
+                manifests::Warning::Replaced { .. } => None,
+                other => Some(other.to_string()),
+            }))
+            .collect();
+        for line in said.iter().filter(|l| !self.reported.contains(l)) {
+            warn!("{line}");
+        }
+        self.reported = said;
+        loaded.shrink();
+        let mut snapshot = loaded.snapshot;
+        // This process's own ranks, kept up either way, then the ledger's over them: the
+        // ledger knows what other speakers and earlier runs saw.
+        self.first_seen.rank(&mut snapshot);
+        if let Some(ledger) = self.ledger {
+            if let Err(e) = ledger.observe(&mut snapshot) {
+                warn!(error = %e, "cannot use the ledger; deciding conflicts by what this speaker saw first");
             }
         }
-        Err(e) => warn!(error = %e, "cannot read manifests; keeping the last good snapshot"),
+        let snapshot = Arc::new(snapshot);
+        let changed = tx.borrow().as_deref() != Some(&*snapshot);
+        if changed {
+            info!(dir = %self.dir.display(), "manifests changed");
+            tx.send_replace(Some(snapshot));
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // The Kubernetes API: reflector stores for what this node's config depends on, trimmed to
 // what the speaker reads (managed fields dropped, EndpointSlices reduced to node and
-// conditions), and only its own Node object, so memory does not grow with the cluster.
+// conditions), Nodes down to labels and conditions.
 
 /// Starts the watches and publishes a snapshot after each change, once every store has its
 /// initial list. Runs until the watches end; watch errors are retried with backoff by the
@@ -104,11 +167,15 @@ pub async fn watch_cluster(client: Client, namespace: String, node: String, tx: 
         all(),
         move |s: &mut EndpointSlice| trim::endpoint_slice(s, &own),
     ));
-    stores.nodes = Some(watches.add(
-        "Node",
-        Api::<Node>::all(client),
-        all().fields(&format!("metadata.name={node}")),
-        trim::node,
+    // Every Node, trimmed to labels and conditions: rules between peers and between
+    // advertisements depend on which nodes their selectors can share, and the controller
+    // must reach the same verdict from the same view.
+    stores.nodes = Some(watches.add("Node", Api::<Node>::all(client.clone()), all(), trim::node));
+    stores.config_maps = Some(watches.add(
+        "ConfigMap",
+        Api::<ConfigMap>::namespaced(client, &namespace),
+        all().fields(&format!("metadata.name={}", BGP_EXTRAS.0)),
+        |c: &mut ConfigMap| c.metadata.managed_fields = None,
     ));
 
     // Nothing is published before every store holds its initial list: a partial view would

@@ -15,7 +15,7 @@ use crate::api::status::{
 use crate::core::intent::NodeIntent;
 use crate::core::model::ServiceKey;
 use crate::core::snapshot::ValidationError;
-use crate::frr::render::sha256_hex;
+use crate::frr::render::{sha256_hex, LeftOut};
 
 /// Everything one node publishes, each list sorted by object name. The announcements (one
 /// per Service, thousands on a big cluster) change only when the node's intent does; they
@@ -46,6 +46,7 @@ pub struct ApplyInfo {
     pub generation: u64,
     pub duration_ms: u64,
     pub commands_sent: u64,
+    pub refused_extras: Vec<String>,
 }
 
 /// Kubernetes object names are DNS-1123 subdomains of at most 253 characters; node, peer
@@ -133,16 +134,27 @@ fn rfc3339_utc(epoch: i64) -> Option<String> {
     ))
 }
 
+/// What the node's computation reported besides its intent, for its SpeakerNode.
+#[derive(Clone, Copy, Default)]
+pub struct Findings<'a> {
+    /// Objects left out of the computation.
+    pub errors: &'a [ValidationError],
+    /// Objects used with a part skipped or defaulted.
+    pub warnings: &'a [ValidationError],
+    /// Parts of the intent the renderer could not carry.
+    pub left_out: &'a [LeftOut],
+}
+
 /// Builds the status objects of `intent.node`.
 pub fn build(
     namespace: &str,
     intent: &NodeIntent,
     frr: Option<&FrrState>,
     apply: Option<&ApplyInfo>,
-    node_errors: &[ValidationError],
+    findings: Findings<'_>,
 ) -> StatusObjects {
     let announcements = Arc::new(announcements(namespace, intent));
-    build_with(namespace, intent, announcements, frr, apply, node_errors)
+    build_with(namespace, intent, announcements, frr, apply, findings)
 }
 
 /// [`build`] with the announcements already built (by [`announcements`]) for this intent.
@@ -152,7 +164,7 @@ pub fn build_with(
     announcements: Arc<Vec<ServiceAnnouncement>>,
     frr: Option<&FrrState>,
     apply: Option<&ApplyInfo>,
-    node_errors: &[ValidationError],
+    findings: Findings<'_>,
 ) -> StatusObjects {
     let node = intent.node.as_str();
     let mut sessions = Vec::new();
@@ -163,10 +175,10 @@ pub fn build_with(
             let status = match state {
                 Some(s) => BGPSessionStatus {
                     bgp: s.bgp_state.clone(),
-                    bfd: match (&n.bfd_profile, &s.bfd) {
-                        (Some(_), Some(b)) => b.clone(),
-                        (Some(_), None) => "down".into(),
-                        (None, _) => String::new(),
+                    bfd: match (n.bfd || n.bfd_profile.is_some(), &s.bfd) {
+                        (true, Some(b)) => b.clone(),
+                        (true, None) => "down".into(),
+                        (false, _) => String::new(),
                     },
                     prefixes_sent: s.prefixes_sent,
                     prefixes_received: s.prefixes_received,
@@ -217,8 +229,11 @@ pub fn build_with(
             apply_duration: format!("{}ms", a.duration_ms),
             commands_sent: a.commands_sent,
             frr_version: frr.map(|f| f.version.clone()).unwrap_or_default(),
-            validation_error_count: node_errors.len() as u64,
-            validation_errors: node_errors.iter().map(|e| e.to_string()).collect(),
+            validation_error_count: findings.errors.len() as u64,
+            validation_errors: findings.errors.iter().map(|e| e.to_string()).collect(),
+            validation_warnings: findings.warnings.iter().map(|e| e.to_string()).collect(),
+            left_out: findings.left_out.iter().map(|l| l.to_string()).collect(),
+            extras_refused: a.refused_extras.clone(),
         });
         obj
     });

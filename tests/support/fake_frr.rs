@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrule::{Applied, FrrState, SessionState, SinkError, StatusError, StatusObjects};
+use ferrule::{Applied, FrrState, Rendered, SessionState, SinkError, StatusError, StatusObjects};
 use ferrule::{Frr, StatusSink};
 
 #[derive(Default)]
@@ -63,24 +63,14 @@ pub fn established(neighbor: &str) -> SessionState {
 }
 
 impl Frr for FakeFrr {
-    async fn apply(&mut self, config: &str) -> Applied {
+    async fn apply(&mut self, config: &Rendered) -> Applied {
         let mut s = self.0.lock().unwrap();
         if s.fail_next > 0 {
             s.fail_next -= 1;
-            return Applied {
-                ok: false,
-                message: Some("% Unknown command: bogus".into()),
-                commands_sent: 1,
-                duration: Duration::from_millis(1),
-            };
+            return Applied::failed("% Unknown command: bogus", 1, Duration::from_millis(1));
         }
-        s.applied.push(config.to_string());
-        Applied {
-            ok: true,
-            message: None,
-            commands_sent: 3,
-            duration: Duration::from_millis(1),
-        }
+        s.applied.push(config.text.clone());
+        Applied::ok(3, Duration::from_millis(1))
     }
 
     async fn read_state(&mut self) -> Result<FrrState, StatusError> {

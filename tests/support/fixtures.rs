@@ -87,7 +87,7 @@ pub fn adv(name: &str, pools: &[&str]) -> Advertisement {
         communities: BTreeSet::new(),
         pools: pools.iter().map(|p| p.to_string()).collect(),
         node_selectors: vec![],
-        peers: BTreeSet::new(),
+        peers: None,
         service_selectors: vec![],
     }
 }
@@ -106,6 +106,7 @@ pub fn service(k: &str, etp_local: bool) -> Service {
         ip_families: vec![],
         ip_family_policy: IpFamilyPolicy::SingleStack,
         current_ips: vec![],
+        current_pool: None,
     }
 }
 
@@ -130,6 +131,7 @@ pub struct Fixture {
     pub config: Config,
     pub services: BTreeMap<ServiceKey, Service>,
     pub assignments: BTreeMap<ServiceKey, Assignment>,
+    pub held: BTreeMap<ServiceKey, Assignment>,
     pub endpoints: BTreeMap<ServiceKey, Vec<Endpoint>>,
     pub nodes: BTreeMap<String, Node>,
 }
@@ -140,6 +142,7 @@ impl Fixture {
             config: &self.config,
             services: &self.services,
             assignments: &self.assignments,
+            held: &self.held,
             endpoints: &self.endpoints,
             nodes: &self.nodes,
         }

@@ -5,18 +5,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::community::Aliases;
 use super::pool::{min_prefix_len, show_range};
-use super::report::{duplicates, Known, Report};
+use super::report::{duplicates, Checked, Known, Report};
 use super::selector::{node_overlap, selectors};
 use crate::api;
 use crate::core::model::{Advertisement, Community, Node as ModelNode, Peer, Pool};
-use crate::core::snapshot::ValidationError;
 
 pub(super) fn advertisement(
     a: &api::BGPAdvertisement,
     pools: &Known<Pool>,
     peers: &Known<Peer>,
     aliases: &Aliases,
-) -> Result<Advertisement, Vec<ValidationError>> {
+) -> Checked<Advertisement> {
     let mut r = Report::new(&a.metadata, "BGPAdvertisement");
     let s = &a.spec;
 
@@ -52,6 +51,9 @@ pub(super) fn advertisement(
         }
     }
 
+    // What the advertisement refers to by name (community aliases, pools, peers) may be
+    // missing or invalid: that name is skipped with a warning, as MetalLB skips unknown pools
+    // and peers, and the rest of the advertisement is used.
     let mut communities = BTreeSet::new();
     duplicates(&mut r, "spec.communities", &s.communities);
     for (i, c) in s.communities.iter().enumerate() {
@@ -59,9 +61,11 @@ pub(super) fn advertisement(
         if let Some((v, _)) = aliases.valid.get(c) {
             communities.insert(*v);
         } else if let Some(obj) = aliases.invalid.get(c) {
-            r.err(
+            r.warn(
                 field,
-                format!("community alias {c:?} comes from Community {obj}, which is invalid"),
+                format!(
+                    "community alias {c:?} of Community {obj} is invalid; announced without it"
+                ),
             );
         } else {
             match c.parse::<Community>() {
@@ -69,9 +73,9 @@ pub(super) fn advertisement(
                     communities.insert(v);
                 }
                 Err(e) if c.contains(':') => r.err(field, e.to_string()),
-                Err(_) => r.err(
+                Err(_) => r.warn(
                     field,
-                    format!("{c:?} is neither a known Community alias nor a community value (AA:NN, large:A:B:C)"),
+                    format!("{c:?} is neither a Community alias that exists nor a community value (AA:NN, large:A:B:C); announced without it"),
                 ),
             }
         }
@@ -84,7 +88,10 @@ pub(super) fn advertisement(
             Ok(_) => {
                 pool_names.insert(name.clone());
             }
-            Err(missing) => r.err(format!("spec.ipAddressPools[{i}]"), missing.to_string()),
+            Err(missing) => r.warn(
+                format!("spec.ipAddressPools[{i}]"),
+                format!("{missing}; skipped"),
+            ),
         }
     }
     let pool_selectors = selectors(
@@ -100,29 +107,40 @@ pub(super) fn advertisement(
         }
     }
     if s.ip_address_pools.is_empty() && s.ip_address_pool_selectors.is_empty() {
-        // MetalLB: neither names nor selectors means every pool.
+        // MetalLB: neither names nor selectors means every pool. A list whose names all
+        // vanished means none: never every pool.
         pool_names.extend(pools.valid.keys().cloned());
     }
 
-    let mut peer_names = BTreeSet::new();
-    duplicates(&mut r, "spec.peers", &s.peers);
-    for (i, name) in s.peers.iter().enumerate() {
-        match peers.get(name) {
-            Ok(_) => {
-                peer_names.insert(name.clone());
+    let peer_names = if s.peers.is_empty() {
+        None
+    } else {
+        duplicates(&mut r, "spec.peers", &s.peers);
+        let mut names = BTreeSet::new();
+        for (i, name) in s.peers.iter().enumerate() {
+            match peers.get(name) {
+                Ok(_) => {
+                    names.insert(name.clone());
+                }
+                Err(missing) => r.warn(
+                    format!("spec.peers[{i}]"),
+                    format!("{missing}; nothing is announced to it"),
+                ),
             }
-            Err(missing) => r.err(format!("spec.peers[{i}]"), missing.to_string()),
         }
-    }
+        Some(names)
+    };
 
     let node_selectors = selectors(&mut r, "spec.nodeSelectors", &s.node_selectors);
     let service_selectors = selectors(&mut r, "spec.serviceSelectors", &s.service_selectors);
 
     // Aggregating must not announce addresses outside the pool: the aggregation length may
-    // not be shorter than the largest block of any entry of the same family.
-    for name in &pool_names {
+    // not be shorter than the largest block of any entry of the same family. A pool this
+    // advertisement cannot aggregate is left out of it, not the whole advertisement: a new
+    // pool matching its selectors must not withdraw what it announces today.
+    pool_names.retain(|name| {
         let Some(pool) = pools.valid.get(name) else {
-            continue;
+            return false;
         };
         for range in &pool.ranges {
             let (field, agg) = if range.first.is_ipv4() {
@@ -132,16 +150,18 @@ pub(super) fn advertisement(
             };
             let block = min_prefix_len(range);
             if agg < block {
-                r.err(
+                r.warn(
                     field,
                     format!(
-                        "{agg} is shorter than /{block} of {} in IPAddressPool {name}: the aggregate would announce addresses outside the pool",
+                        "{agg} is shorter than /{block} of {} in IPAddressPool {name}: the aggregate would announce addresses outside the pool, so this advertisement does not announce that pool",
                         show_range(pool, range)
                     ),
                 );
+                return false;
             }
         }
-    }
+        true
+    });
 
     let adv = Advertisement {
         name: a.metadata.name.clone().unwrap_or_default(),
@@ -158,48 +178,59 @@ pub(super) fn advertisement(
 }
 
 /// MetalLB's rule: two advertisements that send the same prefix to the same peer from the
-/// same node may not ask for different LOCAL_PREFs. As in MetalLB, advertisements with
-/// serviceSelectors are exempt (which Services they carry is only known at run time;
-/// intent must merge them deterministically).
-pub(super) fn local_pref_conflict(
+/// same node may not ask for different LOCAL_PREFs (unset counts as 0, as in MetalLB). They
+/// do not conflict when their peer lists are disjoint, their nodes are, or their
+/// aggregation lengths differ for every family of the pool (both, for a dual-stack pool).
+/// As in MetalLB, advertisements with serviceSelectors are exempt here: which Services they
+/// carry is known per Service (see `selector_local_pref_warnings`). Returns (message, the
+/// older advertisement).
+pub(super) fn local_pref_conflict<'a>(
     adv: &Advertisement,
-    accepted: &BTreeMap<String, Advertisement>,
+    accepted: impl Iterator<Item = &'a Advertisement>,
     pools: &BTreeMap<String, Pool>,
     nodes: &BTreeMap<String, ModelNode>,
-) -> Option<String> {
-    let lp = adv.local_pref?;
+) -> Option<(String, &'a Advertisement)> {
     if !adv.service_selectors.is_empty() {
         return None;
     }
-    for other in accepted.values() {
-        let Some(olp) = other.local_pref else {
+    accepted
+        .filter_map(|other| Some((conflict_on(adv, other, pools, nodes)?, other)))
+        .next()
+}
+
+/// Why `adv` conflicts with `other`, if it does.
+fn conflict_on(
+    adv: &Advertisement,
+    other: &Advertisement,
+    pools: &BTreeMap<String, Pool>,
+    nodes: &BTreeMap<String, ModelNode>,
+) -> Option<String> {
+    let (lp, olp) = (adv.local_pref.unwrap_or(0), other.local_pref.unwrap_or(0));
+    if olp == lp || !other.service_selectors.is_empty() {
+        return None;
+    }
+    if let (Some(a), Some(b)) = (&adv.peers, &other.peers) {
+        if a.is_disjoint(b) {
+            return None;
+        }
+    }
+    for name in adv.pools.intersection(&other.pools) {
+        let Some(pool) = pools.get(name) else {
             continue;
         };
-        if olp == lp || !other.service_selectors.is_empty() {
+        let has_v4 = pool.ranges.iter().any(|r| r.first.is_ipv4());
+        let has_v6 = pool.ranges.iter().any(|r| !r.first.is_ipv4());
+        // Equal lengths in any family of the pool give equal prefixes there.
+        let same_prefixes = (has_v4 && adv.aggregation_length_v4 == other.aggregation_length_v4)
+            || (has_v6 && adv.aggregation_length_v6 == other.aggregation_length_v6);
+        if !same_prefixes {
             continue;
         }
-        if !adv.peers.is_empty() && !other.peers.is_empty() && adv.peers.is_disjoint(&other.peers) {
-            continue;
-        }
-        for name in adv.pools.intersection(&other.pools) {
-            let Some(pool) = pools.get(name) else {
-                continue;
-            };
-            let has_v4 = pool.ranges.iter().any(|r| r.first.is_ipv4());
-            let has_v6 = pool.ranges.iter().any(|r| !r.first.is_ipv4());
-            // Different aggregation lengths give different prefixes, which may differ.
-            let same_prefixes = (!has_v4
-                || adv.aggregation_length_v4 == other.aggregation_length_v4)
-                && (!has_v6 || adv.aggregation_length_v6 == other.aggregation_length_v6);
-            if !same_prefixes {
-                continue;
-            }
-            if let Some(overlap) = node_overlap(&adv.node_selectors, &other.node_selectors, nodes) {
-                return Some(format!(
-                    "localPref {lp} conflicts with localPref {olp} of BGPAdvertisement {} for IPAddressPool {name}: both announce the same prefixes to the same peers ({overlap})",
-                    other.name
-                ));
-            }
+        if let Some(overlap) = node_overlap(&adv.node_selectors, &other.node_selectors, nodes) {
+            return Some(format!(
+                "localPref {lp} conflicts with localPref {olp} of the older BGPAdvertisement {} for IPAddressPool {name}: both announce the same prefixes to the same peers ({overlap})",
+                other.name
+            ));
         }
     }
     None

@@ -1,12 +1,18 @@
 //! BFDProfile: MetalLB's ranges for every interval and counter.
 
-use super::report::Report;
+use super::report::{Checked, Report};
 use crate::api;
+use crate::core::limits;
 use crate::core::model::BfdProfile;
-use crate::core::snapshot::ValidationError;
 
-pub(super) fn bfd_profile(p: &api::BFDProfile) -> Result<BfdProfile, Vec<ValidationError>> {
+pub(super) fn bfd_profile(p: &api::BFDProfile) -> Checked<BfdProfile> {
     let mut r = Report::new(&p.metadata, "BFDProfile");
+    let name = p.metadata.name.as_deref().unwrap_or_default();
+    if let Err(why) = limits::bfd_profile_name(name) {
+        if !r.has_errors() {
+            r.err("metadata.name", format!("{name:?} {why}"));
+        }
+    }
     let s = &p.spec;
     let mut range = |field: &str, v: Option<u32>, min: u32, max: u32| {
         if let Some(v) = v {

@@ -5,77 +5,117 @@
 mod advertisement;
 mod bfd;
 mod community;
+mod cross;
 mod names;
 mod peer;
 mod pool;
 mod report;
 mod selector;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use super::cluster;
-use super::model::{Advertisement, Config, Peer, Pool};
+use super::model::{Advertisement, Config, IpRange, ObjectRef, Peer, Pool};
 use super::snapshot::{Snapshot, ValidationError};
-use report::{collect, error, ours, Known};
+use crate::api;
+use report::{by_age, ours, Known, Problems};
 
-/// The result of validating a snapshot: every valid object, converted, and one error per
-/// problem found (sorted). An object with any error is left out of `config`; objects that
-/// depend on a left-out object are themselves reported and left out.
+/// The result of validating a snapshot: every usable object, converted; one error per
+/// problem that leaves an object (or the part named) out, one warning per problem the
+/// object is used despite; both sorted.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Validated {
     pub config: Config,
     pub errors: Vec<ValidationError>,
+    pub warnings: Vec<ValidationError>,
+    /// IPAddressPools that exist but cannot be used (invalid, or lost a conflict), with the
+    /// ranges of their entries that parse: Services holding addresses from them keep them.
+    pub unusable_pools: BTreeMap<String, Vec<IpRange>>,
 }
 
 /// Validates the `metallb.io` objects in `snapshot.namespace` (objects in other namespaces
 /// are ignored, as MetalLB does: they may belong to another installation) and converts them
-/// into the model.
+/// into the model. `in_use` are the addresses Services hold: between two conflicting pools
+/// of the same age, the one they use stays.
 ///
-/// Order of checks, so that cross-object rules are deterministic: BFD profiles, Community
-/// aliases, pools, peers, advertisements; within a kind, objects in name order. When two
-/// objects conflict, the later one by name is reported and left out.
-pub fn validate(snapshot: &Snapshot) -> Validated {
+/// A problem costs only the object that has it. References to other objects that are
+/// missing or invalid are skipped with a warning. Where two objects conflict (overlapping
+/// pools, one neighbor twice, disagreeing AS numbers, router IDs or localPrefs) the older
+/// one stays and the newcomer is left out, its error naming the incumbent; objects are
+/// taken oldest first (see `report::Age`), so the verdict does not depend on the order they
+/// are listed in.
+pub fn validate(snapshot: &Snapshot, in_use: &BTreeSet<IpAddr>) -> Validated {
     let ns = snapshot.namespace.as_str();
+    let seen = &snapshot.first_seen;
     let nodes = cluster::nodes(&snapshot.nodes);
-    let mut errors = Vec::new();
+    let mut problems = Problems::default();
 
     let bfd_objs = ours(&snapshot.bfd_profiles, ns);
     let mut bfd_profiles = BTreeMap::new();
     for p in &bfd_objs {
-        if let Some(v) = collect(bfd::bfd_profile(p), &mut errors) {
+        if let Some(v) = problems.take(bfd::bfd_profile(p)) {
             bfd_profiles.insert(v.name.clone(), v);
         }
     }
     let bfd = Known::new("BFDProfile", &bfd_objs, &bfd_profiles);
 
-    let aliases = community::communities(&ours(&snapshot.communities, ns), &mut errors);
+    let community_objs = by_age(ours(&snapshot.communities, ns), "Community", seen, |_| {
+        false
+    });
+    let aliases = community::communities(&community_objs, &mut problems);
 
     let pool_objs = ours(&snapshot.pools, ns);
+    let holds = |p: &api::IPAddressPool| {
+        pool::parseable_ranges(p)
+            .iter()
+            .any(|r| in_use.iter().any(|ip| r.first <= *ip && *ip <= r.last))
+    };
     let mut pools: BTreeMap<String, Pool> = BTreeMap::new();
-    for p in &pool_objs {
-        let Some(pool) = collect(pool::pool(p), &mut errors) else {
-            continue;
+    let mut unusable_pools = BTreeMap::new();
+    for p in by_age(pool_objs.clone(), "IPAddressPool", seen, holds) {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let usable = match problems.take(pool::pool(p)) {
+            None => false,
+            Some(pool) => match pool::pool_overlap(&pool, &p.spec, &pools) {
+                Some((field, message, incumbent)) => {
+                    problems.conflict(
+                        report::object_ref(&p.metadata, "IPAddressPool"),
+                        field,
+                        message,
+                        ObjectRef::new("IPAddressPool", ns, &incumbent),
+                    );
+                    false
+                }
+                None => {
+                    pools.insert(name.clone(), pool);
+                    true
+                }
+            },
         };
-        match pool::pool_overlap(&pool, &pools) {
-            Some((field, message)) => {
-                errors.push(error(&p.metadata, "IPAddressPool", field, message))
-            }
-            None => {
-                pools.insert(pool.name.clone(), pool);
-            }
+        if !usable {
+            unusable_pools.insert(name, pool::parseable_ranges(p));
         }
     }
     let pools_known = Known::new("IPAddressPool", &pool_objs, &pools);
 
     let peer_objs = ours(&snapshot.peers, ns);
     let mut peers: BTreeMap<String, Peer> = BTreeMap::new();
-    for p in &peer_objs {
-        let Some(peer) = collect(peer::peer(p, &snapshot.secrets, &bfd), &mut errors) else {
+    let mut accepted: Vec<String> = Vec::new();
+    for p in by_age(peer_objs.clone(), "BGPPeer", seen, |_| false) {
+        let Some(peer) = problems.take(peer::peer(p, &snapshot.secrets, &bfd)) else {
             continue;
         };
-        match peer::peer_conflict(&peer, &peers, &nodes) {
-            Some((field, message)) => errors.push(error(&p.metadata, "BGPPeer", field, message)),
+        let older = accepted.iter().map(|n| &peers[n]);
+        match peer::peer_conflict(&peer, older, &nodes) {
+            Some((field, message, incumbent)) => problems.conflict(
+                report::object_ref(&p.metadata, "BGPPeer"),
+                field,
+                message,
+                ObjectRef::new("BGPPeer", ns, &incumbent.name),
+            ),
             None => {
+                accepted.push(peer.name.clone());
                 peers.insert(peer.name.clone(), peer);
             }
         }
@@ -84,34 +124,47 @@ pub fn validate(snapshot: &Snapshot) -> Validated {
 
     let adv_objs = ours(&snapshot.advertisements, ns);
     let mut advertisements: BTreeMap<String, Advertisement> = BTreeMap::new();
-    for a in &adv_objs {
+    let mut accepted: Vec<String> = Vec::new();
+    for a in by_age(adv_objs, "BGPAdvertisement", seen, |_| false) {
         let adv = advertisement::advertisement(a, &pools_known, &peers_known, &aliases);
-        let Some(adv) = collect(adv, &mut errors) else {
+        let Some(adv) = problems.take(adv) else {
             continue;
         };
-        match advertisement::local_pref_conflict(&adv, &advertisements, &pools, &nodes) {
-            Some(message) => errors.push(error(
-                &a.metadata,
-                "BGPAdvertisement",
+        let older = accepted.iter().map(|n| &advertisements[n]);
+        match advertisement::local_pref_conflict(&adv, older, &pools, &nodes) {
+            Some((message, incumbent)) => problems.conflict(
+                report::object_ref(&a.metadata, "BGPAdvertisement"),
                 "spec.localPref",
                 message,
-            )),
+                ObjectRef::new("BGPAdvertisement", ns, &incumbent.name),
+            ),
             None => {
+                accepted.push(adv.name.clone());
                 advertisements.insert(adv.name.clone(), adv);
             }
         }
     }
 
+    let config = Config {
+        pools,
+        peers,
+        bfd_profiles,
+        advertisements,
+    };
+    problems.warnings.extend(cross::echo_with_ipv6(&config, ns));
+    let Problems {
+        mut errors,
+        mut warnings,
+    } = problems;
     errors.sort();
     errors.dedup();
+    warnings.sort();
+    warnings.dedup();
     Validated {
-        config: Config {
-            pools,
-            peers,
-            bfd_profiles,
-            advertisements,
-        },
+        config,
         errors,
+        warnings,
+        unusable_pools,
     }
 }
 

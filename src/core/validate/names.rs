@@ -1,5 +1,5 @@
-//! The name rules of Kubernetes (object names, label keys and values) and of Linux (interface
-//! and VRF names), as validation applies them.
+//! The name rules of Kubernetes: object names, label keys and values (what FRR takes of
+//! names is in `core::limits`).
 
 /// Kubernetes' DNS-1123 subdomain: what object names must be.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
@@ -43,17 +43,6 @@ pub(super) fn is_label_value(s: &str) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c)))
 }
 
-/// A Linux interface name as FRR and the kernel accept it (IFNAMSIZ - 1 = 15 bytes), and
-/// safe to put into FRR configuration.
-pub fn is_ifname(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 15
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,7 +66,11 @@ mod tests {
         for (input, sub, label, ifname) in cases {
             assert_eq!(is_dns1123_subdomain(input), *sub, "subdomain {input:?}");
             assert_eq!(is_dns1123_label(input), *label, "label {input:?}");
-            assert_eq!(is_ifname(input), *ifname, "ifname {input:?}");
+            assert_eq!(
+                crate::core::limits::interface_name(input).is_ok(),
+                *ifname,
+                "ifname {input:?}"
+            );
         }
         assert!(is_dns1123_label(&"a".repeat(63)) && !is_dns1123_label(&"a".repeat(64)));
         assert!(

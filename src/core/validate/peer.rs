@@ -6,20 +6,18 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use k8s_openapi::api::core::v1::Secret;
 
-use super::names::is_ifname;
-use super::report::{Known, Report};
+use super::report::{Checked, Known, Report};
 use super::selector::{node_overlap, selectors};
 use crate::api::{self, DynamicAsn};
-use crate::core::duration;
 use crate::core::model::{
     BfdProfile, Node as ModelNode, Password, Peer, PeerAddress, RemoteAs, Timers,
 };
-use crate::core::snapshot::ValidationError;
+use crate::core::{duration, limits};
 
 const MAX_TIMER: u64 = 65535;
 
-/// A timer FRR takes in whole seconds. Fractions are rejected rather than rounded: FRR would
-/// silently use another value than the one written, and the peer negotiates on it.
+/// A timer FRR takes in whole seconds. A fraction is cut off, as MetalLB does, with a
+/// warning: FRR runs another value than the one written, and the peer negotiates on it.
 fn timer_secs(r: &mut Report, field: &str, text: &str) -> Option<u32> {
     let d = match duration::parse(text) {
         Ok(d) => d,
@@ -28,12 +26,16 @@ fn timer_secs(r: &mut Report, field: &str, text: &str) -> Option<u32> {
             return None;
         }
     };
-    let Some(secs) = duration::whole_seconds(d) else {
-        r.err(
-            field,
-            format!("{text} is not a whole number of seconds; FRR takes whole seconds"),
-        );
-        return None;
+    let secs = match duration::whole_seconds(d) {
+        Some(secs) => secs,
+        None => {
+            let secs = d.as_secs();
+            r.warn(
+                field,
+                format!("{text} is not a whole number of seconds; FRR takes {secs}s, as MetalLB truncates it"),
+            );
+            secs
+        }
     };
     if secs > MAX_TIMER {
         r.err(
@@ -84,100 +86,61 @@ fn timers(r: &mut Report, hold: Option<&str>, keepalive: Option<&str>) -> Option
         return None;
     }
     if keepalive == 0 && hold != 0 {
-        r.err(
+        // MetalLB accepts it and FRR takes it (`timers 0 H`): the session then depends on
+        // the peer's keepalives.
+        r.warn(
             "spec.keepaliveTime",
-            format!("keepaliveTime 0 sends no keepalives, so a holdTime of {hold}s would expire; use holdTime 0 to disable both"),
+            format!("keepaliveTime 0 sends no keepalives while holdTime is {hold}s: the session stays up only as long as the peer keeps sending; use holdTime 0 to disable both"),
         );
-        return None;
     }
     Some(Timers { keepalive, hold })
 }
 
-/// Checks a BGP password without ever putting it in a message. FRR reads
-/// `neighbor X password LINE` to the end of the line, so a newline would end the command
-/// and start another one (config injection); other control characters and leading or
-/// trailing whitespace are rejected or silently trimmed by vtysh, which would leave a key
-/// that differs from the router's without any error.
-fn password_problem(value: &str) -> Option<&'static str> {
-    if value.is_empty() {
-        Some("is empty")
-    } else if value.chars().any(char::is_control) {
-        Some("contains a newline or another control character, which FRR cannot take")
-    } else if value.trim() != value {
-        Some("has leading or trailing whitespace, which FRR would drop")
-    } else if value.len() > 80 {
-        Some("is longer than 80 bytes, Linux's limit for TCP MD5 keys")
-    } else {
-        None
-    }
-}
-
+/// The password in the peer's `passwordSecret`, or why there is none. MetalLB reads the
+/// Secret from its own namespace whatever `namespace` says; so does ferrule, with a warning
+/// when the field names another one.
 fn secret_password(
     r: &mut Report,
-    peer_ns: &str,
+    ours: &str,
     sref: &api::SecretRef,
     secrets: &[Secret],
-) -> Option<Password> {
+) -> Result<Password, String> {
     let field = "spec.passwordSecret";
-    let ns = sref
+    if let Some(other) = sref
         .namespace
         .as_deref()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(peer_ns);
+        .filter(|n| !n.is_empty() && *n != ours)
+    {
+        r.warn(
+            format!("{field}.namespace"),
+            format!("{other:?} is ignored: MetalLB and ferrule read the Secret from {ours}, their own namespace"),
+        );
+    }
+    let name = format!("{ours}/{}", sref.name);
     let Some(secret) = secrets.iter().find(|s| {
         s.metadata.name.as_deref() == Some(sref.name.as_str())
-            && s.metadata.namespace.as_deref().unwrap_or("default") == ns
+            && s.metadata.namespace.as_deref().unwrap_or("default") == ours
     }) else {
-        r.err(field, format!("Secret {ns}/{} not found", sref.name));
-        return None;
+        return Err(format!("Secret {name} not found"));
     };
     let ty = secret.type_.as_deref().unwrap_or("Opaque");
     if ty != "kubernetes.io/basic-auth" {
-        r.err(
-            field,
-            format!(
-                "Secret {ns}/{} has type {ty}; kubernetes.io/basic-auth is required",
-                sref.name
-            ),
-        );
-        return None;
+        return Err(format!(
+            "Secret {name} has type {ty}; kubernetes.io/basic-auth is required"
+        ));
     }
     let value = match (
         secret.data.as_ref().and_then(|d| d.get("password")),
         secret.string_data.as_ref().and_then(|d| d.get("password")),
     ) {
         // stringData wins, as the API server merges it over data.
-        (_, Some(s)) => Some(s.clone()),
-        (Some(b), None) => match String::from_utf8(b.0.clone()) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                r.err(
-                    field,
-                    format!(
-                        "the password in Secret {ns}/{} is not valid UTF-8",
-                        sref.name
-                    ),
-                );
-                return None;
-            }
-        },
-        (None, None) => None,
+        (_, Some(s)) => s.clone(),
+        (Some(b), None) => String::from_utf8(b.0.clone())
+            .map_err(|_| format!("the password in Secret {name} is not valid UTF-8"))?,
+        (None, None) => return Err(format!("Secret {name} has no key \"password\"")),
     };
-    let Some(value) = value else {
-        r.err(
-            field,
-            format!("Secret {ns}/{} has no key \"password\"", sref.name),
-        );
-        return None;
-    };
-    if let Some(problem) = password_problem(&value) {
-        r.err(
-            field,
-            format!("the password in Secret {ns}/{} {problem}", sref.name),
-        );
-        return None;
-    }
-    Some(Password::new(value))
+    limits::password(&value).map_err(|why| format!("the password in Secret {name} {why}"))?;
+    Ok(Password::new(value))
 }
 
 /// Go's empty string is "unset"; MetalLB manifests rely on that.
@@ -185,11 +148,7 @@ pub(super) fn set(o: &Option<String>) -> Option<&str> {
     o.as_deref().filter(|s| !s.is_empty())
 }
 
-pub(super) fn peer(
-    p: &api::BGPPeer,
-    secrets: &[Secret],
-    bfd: &Known<BfdProfile>,
-) -> Result<Peer, Vec<ValidationError>> {
+pub(super) fn peer(p: &api::BGPPeer, secrets: &[Secret], bfd: &Known<BfdProfile>) -> Checked<Peer> {
     let mut r = Report::new(&p.metadata, "BGPPeer");
     let s = &p.spec;
     let peer_ns = p.metadata.namespace.as_deref().unwrap_or_default();
@@ -248,17 +207,16 @@ pub(super) fn peer(
                 None
             }
         },
-        (None, Some(i)) => {
-            if is_ifname(i) {
-                Some(PeerAddress::Interface(i.to_owned()))
-            } else {
+        (None, Some(i)) => match limits::interface_name(i) {
+            Ok(()) => Some(PeerAddress::Interface(i.to_owned())),
+            Err(why) => {
                 r.err(
                     "spec.interface",
-                    format!("{i:?} is not a valid interface name (1-15 of letters, digits, '.', '_', '-', starting with a letter or digit)"),
+                    format!("{i:?} is not an interface name FRR takes: it {why}"),
                 );
                 None
             }
-        }
+        },
     };
 
     let source_address = set(&s.source_address).and_then(|a| match a.parse::<IpAddr>() {
@@ -313,32 +271,49 @@ pub(super) fn peer(
 
     let node_selectors = selectors(&mut r, "spec.nodeSelectors", &s.node_selectors);
 
-    let password = match (set(&s.password), &s.password_secret) {
+    // A password that cannot be had keeps the session as FRR runs it: dropping the password
+    // (or the session) would take down a session that may be up.
+    let keep = "the session keeps the password FRR runs for it";
+    let (password, keep_password) = match (set(&s.password), &s.password_secret) {
         (Some(_), Some(_)) => {
             r.err(
                 "spec.passwordSecret",
                 "password and passwordSecret are mutually exclusive",
             );
-            None
+            (None, false)
         }
-        (Some(pw), None) => match password_problem(pw) {
-            Some(problem) => {
-                r.err("spec.password", format!("the password {problem}"));
-                None
+        (Some(pw), None) => match limits::password(pw) {
+            Ok(()) => (Some(Password::new(pw.to_owned())), false),
+            Err(why) => {
+                r.warn("spec.password", format!("the password {why}; {keep}"));
+                (None, true)
             }
-            None => Some(Password::new(pw.to_owned())),
         },
-        (None, Some(sref)) => secret_password(&mut r, peer_ns, sref, secrets),
-        (None, None) => None,
+        (None, Some(sref)) => match secret_password(&mut r, peer_ns, sref, secrets) {
+            Ok(pw) => (Some(pw), false),
+            Err(why) => {
+                r.warn("spec.passwordSecret", format!("{why}; {keep}"));
+                (None, true)
+            }
+        },
+        (None, None) => (None, false),
     };
 
-    let bfd_profile = set(&s.bfd_profile).and_then(|name| match bfd.get(name) {
-        Ok(_) => Some(name.to_owned()),
-        Err(message) => {
-            r.err("spec.bfdProfile", message.to_string());
-            None
-        }
-    });
+    // A missing or invalid profile keeps BFD on with FRR's defaults: removing BFD from a
+    // session resets it.
+    let (bfd_profile, bfd_defaults) = match set(&s.bfd_profile) {
+        None => (None, false),
+        Some(name) => match bfd.get(name) {
+            Ok(_) => (Some(name.to_owned()), false),
+            Err(missing) => {
+                r.warn(
+                    "spec.bfdProfile",
+                    format!("{missing}; BFD stays on with FRR's default timers (300/300/3)"),
+                );
+                (None, true)
+            }
+        },
+    };
 
     let ebgp_multihop = s.ebgp_multi_hop.unwrap_or(false);
     let ibgp = match remote_as {
@@ -347,26 +322,41 @@ pub(super) fn peer(
         RemoteAs::External => false,
     };
     if ebgp_multihop && ibgp {
-        r.err(
+        r.warn(
             "spec.ebgpMultiHop",
-            "ebgpMultiHop applies to eBGP only; this peer is iBGP (its AS is ours)",
+            "ebgpMultiHop applies to eBGP only and this peer is iBGP (its AS is ours): FRR ignores it, iBGP sessions are not limited to one hop",
         );
     }
 
-    let vrf = set(&s.vrf).and_then(|v| {
-        if is_ifname(v) {
-            Some(v.to_owned())
-        } else {
+    let local_asn = match s.local_asn {
+        None => None,
+        Some(0) => {
+            r.err("spec.localASN", "0 is not a valid AS number (1-4294967295)");
+            None
+        }
+        Some(l) if l == s.my_asn => None,
+        Some(l) => match limits::local_as(s.my_asn, remote_as, l) {
+            Ok(()) => Some(l),
+            Err(why) => {
+                r.err("spec.localASN", format!("localASN {l}: {why}"));
+                None
+            }
+        },
+    };
+
+    let vrf = set(&s.vrf).and_then(|v| match limits::vrf_name(v) {
+        Ok(()) => Some(v.to_owned()),
+        Err(why) => {
             r.err(
                 "spec.vrf",
-                format!("{v:?} is not a valid VRF name (1-15 of letters, digits, '.', '_', '-', starting with a letter or digit)"),
+                format!("{v:?} is not a VRF name FRR takes: it {why}"),
             );
             None
         }
     });
 
     let Some(address) = address else {
-        return Err(r.errors);
+        return r.fail();
     };
     let peer = Peer {
         name: p.metadata.name.clone().unwrap_or_default(),
@@ -378,9 +368,12 @@ pub(super) fn peer(
         timers,
         connect_time,
         router_id,
+        local_asn,
         node_selectors,
         password,
+        keep_password,
         bfd_profile,
+        bfd: bfd_defaults,
         ebgp_multihop,
         vrf,
         graceful_restart: s.enable_graceful_restart.unwrap_or(false),
@@ -396,18 +389,35 @@ fn vrf_name(vrf: &Option<String>) -> String {
     }
 }
 
-/// The first conflict of `peer` with an already accepted peer, as (field, message): one
-/// node runs one BGP instance per VRF, so peers that can meet on a node must agree on its
-/// AS and router ID, and cannot both be the same neighbor.
-pub(super) fn peer_conflict(
+/// A conflict of `peer` with an older, accepted peer: (field, message, the older peer).
+/// One node runs one BGP instance per VRF, so peers that can meet on a node must agree on
+/// its AS and cannot both be the same neighbor there; and, as MetalLB requires, on the
+/// router ID whatever their VRF (an unset router ID counts as a value).
+pub(super) fn peer_conflict<'a>(
     peer: &Peer,
-    accepted: &BTreeMap<String, Peer>,
+    accepted: impl Iterator<Item = &'a Peer>,
     nodes: &BTreeMap<String, ModelNode>,
-) -> Option<(String, String)> {
-    for other in accepted.values().filter(|o| o.vrf == peer.vrf) {
+) -> Option<(String, String, &'a Peer)> {
+    for other in accepted {
         let Some(overlap) = node_overlap(&peer.node_selectors, &other.node_selectors, nodes) else {
             continue;
         };
+        let show = |id: Option<Ipv4Addr>| id.map_or("unset".to_string(), |i| i.to_string());
+        if other.router_id != peer.router_id {
+            return Some((
+                "spec.routerID".into(),
+                format!(
+                    "routerID {} differs from routerID {} of the older BGPPeer {} ({overlap}); peers that can run on one node must agree on it",
+                    show(peer.router_id),
+                    show(other.router_id),
+                    other.name
+                ),
+                other,
+            ));
+        }
+        if other.vrf != peer.vrf {
+            continue;
+        }
         let where_ = format!("in {} ({overlap})", vrf_name(&peer.vrf));
         if other.address == peer.address {
             let field = match peer.address {
@@ -417,27 +427,21 @@ pub(super) fn peer_conflict(
             return Some((
                 field.into(),
                 format!(
-                    "BGPPeer {} already peers with {} {where_}",
+                    "the older BGPPeer {} already peers with {} {where_}",
                     other.name, peer.address
                 ),
+                other,
             ));
         }
         if other.my_asn != peer.my_asn {
             return Some((
                 "spec.myASN".into(),
                 format!(
-                    "myASN {} differs from myASN {} of BGPPeer {} {where_}; a node has one AS per VRF",
+                    "myASN {} differs from myASN {} of the older BGPPeer {} {where_}; a node has one AS per VRF",
                     peer.my_asn, other.my_asn, other.name
                 ),
+                other,
             ));
-        }
-        if let (Some(a), Some(b)) = (peer.router_id, other.router_id) {
-            if a != b {
-                return Some((
-                    "spec.routerID".into(),
-                    format!("routerID {a} differs from routerID {b} of BGPPeer {} {where_}; a node has one router ID per VRF", other.name),
-                ));
-            }
         }
     }
     None

@@ -7,15 +7,22 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::names::is_dns1123_label;
-use super::report::Report;
+use super::report::{Checked, Report};
 use super::selector::selectors;
 use crate::api;
 use crate::core::model::{IpRange, Pool, PoolAllocation};
-use crate::core::snapshot::ValidationError;
 
-/// Parses one pool entry: a CIDR with no host bits, or an inclusive range `a-b`. Returns
-/// the range it spans and, for a CIDR, the CIDR.
-pub fn parse_pool_address(entry: &str) -> Result<(IpRange, Option<IpNet>), String> {
+/// One pool entry, parsed: the range it spans, the CIDR when it was one, and a note when
+/// it was written with host bits (`203.0.113.40/24`), which MetalLB masks off and so does
+/// this.
+pub struct PoolEntry {
+    pub range: IpRange,
+    pub cidr: Option<IpNet>,
+    pub masked: Option<IpNet>,
+}
+
+/// Parses one pool entry: a CIDR or an inclusive range `a-b`.
+pub fn parse_pool_address(entry: &str) -> Result<PoolEntry, String> {
     let text = entry.trim();
     if let Some((a, b)) = text.split_once('-') {
         let parse = |s: &str, which: &str| {
@@ -37,25 +44,25 @@ pub fn parse_pool_address(entry: &str) -> Result<(IpRange, Option<IpNet>), Strin
                 "invalid range {entry:?}: start {first} is after end {last}"
             ));
         }
-        return Ok((IpRange { first, last }, None));
+        return Ok(PoolEntry {
+            range: IpRange { first, last },
+            cidr: None,
+            masked: None,
+        });
     }
     if text.contains('/') {
-        let net: IpNet = text
+        let written: IpNet = text
             .parse()
             .map_err(|_| format!("{entry:?} is not a valid CIDR or range"))?;
-        if net.trunc() != net {
-            return Err(format!(
-                "{entry:?} has host bits set; did you mean {}?",
-                net.trunc()
-            ));
-        }
-        return Ok((
-            IpRange {
+        let net = written.trunc();
+        return Ok(PoolEntry {
+            range: IpRange {
                 first: net.network(),
                 last: net.broadcast(),
             },
-            Some(net),
-        ));
+            cidr: Some(net),
+            masked: (net != written).then_some(net),
+        });
     }
     match text.parse::<IpAddr>() {
         Ok(ip) => Err(format!(
@@ -68,33 +75,67 @@ pub fn parse_pool_address(entry: &str) -> Result<(IpRange, Option<IpNet>), Strin
     }
 }
 
+/// The ranges of every entry that parses, whatever else is wrong with the pool: the
+/// addresses Services may still hold from it while it is unusable.
+pub(super) fn parseable_ranges(p: &api::IPAddressPool) -> Vec<IpRange> {
+    p.spec
+        .addresses
+        .iter()
+        .filter_map(|e| parse_pool_address(e).ok())
+        .map(|e| e.range)
+        .collect()
+}
+
 fn overlaps(a: &IpRange, b: &IpRange) -> bool {
     a.first.is_ipv4() == b.first.is_ipv4() && a.first <= b.last && b.first <= a.last
 }
 
-pub(super) fn pool(p: &api::IPAddressPool) -> Result<Pool, Vec<ValidationError>> {
+/// One pool. An entry that does not parse, or overlaps an earlier entry, is left out with
+/// a warning while others remain (MetalLB would refuse the whole configuration; ferrule
+/// keeps the rest of the pool serving); with no usable entry left the pool is invalid.
+pub(super) fn pool(p: &api::IPAddressPool) -> Checked<Pool> {
     let mut r = Report::new(&p.metadata, "IPAddressPool");
     let s = &p.spec;
-    if s.addresses.is_empty() {
-        r.err("spec.addresses", "at least one address range is required");
-    }
     // (index in spec.addresses, range) of the entries that parsed.
     let mut parsed: Vec<(usize, IpRange)> = Vec::new();
     let mut cidrs = Vec::new();
+    let mut skipped = Vec::new();
     for (i, entry) in s.addresses.iter().enumerate() {
         let field = format!("spec.addresses[{i}]");
         match parse_pool_address(entry) {
-            Ok((range, cidr)) => {
-                if let Some((j, _)) = parsed.iter().find(|(_, o)| overlaps(o, &range)) {
-                    r.err(
+            Ok(e) => {
+                if let Some((j, _)) = parsed.iter().find(|(_, o)| overlaps(o, &e.range)) {
+                    skipped.push((
                         field,
-                        format!("{entry} overlaps spec.addresses[{j}] ({})", s.addresses[*j]),
+                        format!(
+                            "{entry} overlaps spec.addresses[{j}] ({}); this entry is left out",
+                            s.addresses[*j]
+                        ),
+                    ));
+                    continue;
+                }
+                if let Some(net) = e.masked {
+                    r.warn(
+                        field,
+                        format!("{entry} has host bits set; used as {net}, as MetalLB does"),
                     );
                 }
-                parsed.push((i, range));
-                cidrs.extend(cidr);
+                parsed.push((i, e.range));
+                cidrs.extend(e.cidr);
             }
-            Err(e) => r.err(field, e),
+            Err(e) => skipped.push((field, format!("{e}; this entry is left out"))),
+        }
+    }
+    if parsed.is_empty() {
+        if s.addresses.is_empty() {
+            r.err("spec.addresses", "at least one address range is required");
+        }
+        for (field, message) in skipped {
+            r.err(field, message.trim_end_matches("; this entry is left out"));
+        }
+    } else {
+        for (field, message) in skipped {
+            r.warn(field, message);
         }
     }
     let ranges = parsed.into_iter().map(|(_, r)| r).collect();
@@ -111,7 +152,10 @@ pub(super) fn pool(p: &api::IPAddressPool) -> Result<Pool, Vec<ValidationError>>
             if !is_dns1123_label(ns) {
                 r.err(field, format!("{ns:?} is not a valid namespace name"));
             } else if !namespaces.insert(ns.clone()) {
-                r.err(field, format!("{ns:?} is listed twice"));
+                r.warn(
+                    field,
+                    format!("{ns:?} is listed twice; the repeat is ignored"),
+                );
             }
         }
         PoolAllocation {
@@ -141,22 +185,31 @@ pub(super) fn pool(p: &api::IPAddressPool) -> Result<Pool, Vec<ValidationError>>
     r.finish(pool)
 }
 
-/// The first overlap of `pool` with an already accepted pool, as (field, message).
+/// The first overlap of `pool` with an older, accepted pool, as (field, message, the older
+/// pool's name).
 pub(super) fn pool_overlap(
     pool: &Pool,
+    spec: &api::IPAddressPoolSpec,
     accepted: &BTreeMap<String, Pool>,
-) -> Option<(String, String)> {
-    for (i, range) in pool.ranges.iter().enumerate() {
+) -> Option<(String, String, String)> {
+    for range in &pool.ranges {
         for other in accepted.values() {
             if let Some(o) = other.ranges.iter().find(|o| overlaps(o, range)) {
+                // The entry as the spec lists it (entries left out shift the ranges).
+                let i = spec
+                    .addresses
+                    .iter()
+                    .position(|e| parse_pool_address(e).is_ok_and(|e| e.range == *range))
+                    .unwrap_or_default();
                 return Some((
                     format!("spec.addresses[{i}]"),
                     format!(
-                        "{} overlaps {} of IPAddressPool {}",
+                        "{} overlaps {} of the older IPAddressPool {}, which keeps its addresses",
                         show_range(pool, range),
                         show_range(other, o),
                         other.name
                     ),
+                    other.name.clone(),
                 ));
             }
         }

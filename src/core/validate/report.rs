@@ -1,5 +1,6 @@
-//! Bookkeeping every kind's validation shares: which objects count, how errors name an
-//! object and field, and references between kinds ("unknown" vs "invalid").
+//! Bookkeeping every kind's validation shares: which objects count, how problems name an
+//! object and field, how references between kinds resolve ("unknown" vs "invalid"), and
+//! which of two conflicting objects is the incumbent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,30 +31,53 @@ pub(super) fn object_ref(meta: &ObjectMeta, kind: &str) -> ObjectRef {
     )
 }
 
-pub(super) fn error(
-    meta: &ObjectMeta,
-    kind: &str,
-    field: impl Into<String>,
-    message: impl Into<String>,
-) -> ValidationError {
-    ValidationError {
-        object: object_ref(meta, kind),
-        field: field.into(),
-        message: message.into(),
+/// Problems found so far, split by what they cost.
+#[derive(Default)]
+pub(super) struct Problems {
+    /// The object (or the part named) is left out.
+    pub(super) errors: Vec<ValidationError>,
+    /// The object is used, degraded as the message says.
+    pub(super) warnings: Vec<ValidationError>,
+}
+
+impl Problems {
+    /// The value of a checked object, its problems recorded.
+    pub(super) fn take<T>(&mut self, checked: Checked<T>) -> Option<T> {
+        self.warnings.extend(checked.warnings);
+        match checked.value {
+            Ok(v) => Some(v),
+            Err(mut e) => {
+                self.errors.append(&mut e);
+                None
+            }
+        }
+    }
+
+    /// `object` lost a conflict to `incumbent`.
+    pub(super) fn conflict(
+        &mut self,
+        object: ObjectRef,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        incumbent: ObjectRef,
+    ) {
+        let mut e = ValidationError::new(object, field, message);
+        e.incumbent = Some(incumbent);
+        self.errors.push(e);
     }
 }
 
-pub(super) fn collect<T>(
-    result: Result<T, Vec<ValidationError>>,
-    errors: &mut Vec<ValidationError>,
-) -> Option<T> {
-    result.map_err(|mut e| errors.append(&mut e)).ok()
+/// One object's verdict: its value or its errors, and warnings either way.
+pub(super) struct Checked<T> {
+    pub(super) value: Result<T, Vec<ValidationError>>,
+    pub(super) warnings: Vec<ValidationError>,
 }
 
-/// Errors of one object, gathered so that every problem is reported at once.
+/// Problems of one object, gathered so that every one is reported at once.
 pub(super) struct Report {
     pub(super) object: ObjectRef,
     pub(super) errors: Vec<ValidationError>,
+    pub(super) warnings: Vec<ValidationError>,
 }
 
 impl Report {
@@ -63,6 +87,7 @@ impl Report {
         let mut r = Report {
             object: object_ref(meta, kind),
             errors: Vec::new(),
+            warnings: Vec::new(),
         };
         let name = meta.name.as_deref().unwrap_or_default();
         if !is_dns1123_subdomain(name) {
@@ -75,18 +100,38 @@ impl Report {
     }
 
     pub(super) fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ValidationError {
-            object: self.object.clone(),
-            field: field.into(),
-            message: message.into(),
-        });
+        self.errors
+            .push(ValidationError::new(self.object.clone(), field, message));
     }
 
-    pub(super) fn finish<T>(self, value: T) -> Result<T, Vec<ValidationError>> {
-        if self.errors.is_empty() {
+    /// Something the object asks for is skipped or defaulted; the rest of it is used.
+    pub(super) fn warn(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.warnings
+            .push(ValidationError::new(self.object.clone(), field, message));
+    }
+
+    pub(super) fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    pub(super) fn finish<T>(self, value: T) -> Checked<T> {
+        let value = if self.errors.is_empty() {
             Ok(value)
         } else {
             Err(self.errors)
+        };
+        Checked {
+            value,
+            warnings: self.warnings,
+        }
+    }
+
+    /// The object cannot be used at all (errors already recorded).
+    pub(super) fn fail<T>(self) -> Checked<T> {
+        debug_assert!(!self.errors.is_empty());
+        Checked {
+            value: Err(self.errors),
+            warnings: self.warnings,
         }
     }
 }
@@ -134,17 +179,72 @@ impl<'a, T> Known<'a, T> {
 /// Why a referenced object cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub(super) enum Missing {
-    #[error("{kind} {name} is invalid (see its own errors)")]
+    #[error("{kind} {name} is invalid (see its own conditions)")]
     Invalid { kind: &'static str, name: String },
-    #[error("unknown {kind} {name}")]
+    #[error("{kind} {name} does not exist")]
     Unknown { kind: &'static str, name: String },
 }
 
-/// Reports every repeated entry of a list (MetalLB rejects duplicates too).
+/// Reports every repeated entry of a list; the repeat is ignored (MetalLB rejects the whole
+/// configuration for it; one repeated name changes nothing here).
 pub(super) fn duplicates(r: &mut Report, field: &str, items: &[String]) {
     for (i, item) in items.iter().enumerate() {
         if items[..i].contains(item) {
-            r.err(format!("{field}[{i}]"), format!("{item:?} is listed twice"));
+            r.warn(
+                format!("{field}[{i}]"),
+                format!("{item:?} is listed twice; the repeat is ignored"),
+            );
         }
     }
+}
+
+/// How old an object is, for conflicts between two objects: the one that sorts first is
+/// the incumbent and keeps its place; the newcomer is left out. Older `creationTimestamp`
+/// first (an object without one, as in file mode, after every object with one); then the
+/// object this process, or file mode's shared ledger, saw first; then the one whose
+/// addresses Services use; the name only as the last tie-break.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Age {
+    created: (bool, i64),
+    seen: u64,
+    idle: bool,
+    name: String,
+}
+
+impl Age {
+    pub(super) fn of(
+        meta: &ObjectMeta,
+        kind: &str,
+        first_seen: &BTreeMap<ObjectRef, u64>,
+        in_use: bool,
+    ) -> Age {
+        let created = match &meta.creation_timestamp {
+            Some(t) => (false, t.0.as_second()),
+            None => (true, 0),
+        };
+        Age {
+            created,
+            seen: first_seen
+                .get(&object_ref(meta, kind))
+                .copied()
+                .unwrap_or(u64::MAX),
+            idle: !in_use,
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// `objects` oldest first (see [`Age`]).
+pub(super) fn by_age<'a, K: Resource>(
+    objects: Vec<&'a K>,
+    kind: &str,
+    first_seen: &BTreeMap<ObjectRef, u64>,
+    in_use: impl Fn(&K) -> bool,
+) -> Vec<&'a K> {
+    let mut aged: Vec<(Age, &'a K)> = objects
+        .into_iter()
+        .map(|o| (Age::of(o.meta(), kind, first_seen, in_use(o)), o))
+        .collect();
+    aged.sort_by(|a, b| a.0.cmp(&b.0));
+    aged.into_iter().map(|(_, o)| o).collect()
 }

@@ -117,6 +117,8 @@ pub(super) enum Overlap {
     /// No current node matches both, but the lists are identical (for example both empty,
     /// meaning every node), so any node that matches one matches the other.
     Same,
+    /// No Node is known at all: as MetalLB does, any two may share a node.
+    NoNodes,
 }
 
 impl fmt::Display for Overlap {
@@ -124,6 +126,7 @@ impl fmt::Display for Overlap {
         match self {
             Overlap::Node(n) => write!(f, "node {n} is selected by both"),
             Overlap::Same => f.write_str("both have the same nodeSelectors"),
+            Overlap::NoNodes => f.write_str("no Node is known, so any node may run both"),
         }
     }
 }
@@ -133,6 +136,9 @@ pub(super) fn node_overlap(
     b: &[Selector],
     nodes: &BTreeMap<String, ModelNode>,
 ) -> Option<Overlap> {
+    if nodes.is_empty() {
+        return Some(Overlap::NoNodes);
+    }
     nodes
         .values()
         .find(|n| any_matches(a, &n.labels) && any_matches(b, &n.labels))

@@ -16,6 +16,31 @@ use crate::input::manifests;
 
 pub const NS: &str = "metallb-system";
 
+/// Marks `name` of `kind` as seen after every other object (a newcomer), as a source
+/// that saw the baseline first would.
+pub fn newcomer(s: &mut Snapshot, kind: &str, name: &str) {
+    for o in s.metallb_objects() {
+        s.first_seen.insert(o, 0);
+    }
+    s.first_seen.insert(ObjectRef::new(kind, NS, name), 1);
+}
+
+/// Gives `name` of `kind` a creationTimestamp (seconds since the epoch).
+pub fn created(list: &mut [impl Resource], name: &str, secs: i64) {
+    let o = list
+        .iter_mut()
+        .find(|o| o.meta().name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not found"));
+    o.meta_mut().creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::from_second(secs).unwrap(),
+    ));
+}
+
+/// Validates with no address in use.
+pub fn check(s: &Snapshot) -> Validated {
+    validate(s, &BTreeSet::new())
+}
+
 /// A valid configuration touching every rule: two pools (one with a range and IPv6),
 /// two peers (one v1beta2 with a Secret), a BFD profile, Community aliases and two
 /// advertisements, on two nodes.
@@ -173,22 +198,66 @@ pub type Expect = (&'static str, &'static str, &'static str, &'static str);
 pub struct Row {
     pub name: &'static str,
     pub mutate: fn(&mut Snapshot),
-    /// (kind, object name, field, message substring); empty = still valid.
+    /// (kind, object name, field, message substring) of the problems that leave the object
+    /// out; empty = still valid.
     pub errors: &'static [Expect],
+    /// The same of the problems the object is used despite.
+    pub warnings: &'static [Expect],
 }
 
 /// Applies each mutation to the baseline and checks that exactly the expected objects
 /// are reported, at the expected fields, that they are left out of the config, and that
 /// every other baseline object survives.
 pub fn run(rows: &[Row]) {
-    let base = validate(&baseline());
+    let mut failures = Vec::new();
+    let base = check(&baseline());
     assert_eq!(base.errors, vec![], "baseline must be valid");
+    assert_eq!(base.warnings, vec![], "baseline must be clean");
     let base_objects = present(&base.config);
     assert_eq!(base_objects.len(), 7);
     for row in rows {
+        let outcome = std::panic::catch_unwind(|| run_row(row, &base_objects));
+        if let Err(e) = outcome {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(msg);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n---\n")
+    );
+}
+
+fn run_row(row: &Row, base_objects: &BTreeSet<(&'static str, String)>) {
+    {
         let mut s = baseline();
         (row.mutate)(&mut s);
-        let v = validate(&s);
+        let v = check(&s);
+        if std::env::var_os("DUMP_ROWS").is_some() {
+            let show = |l: &[crate::core::snapshot::ValidationError]| {
+                l.iter()
+                    .map(|e| {
+                        format!(
+                            "({:?}, {:?}, {:?}, {:?})",
+                            e.object.kind, e.object.name, e.field, e.message
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",\n    ")
+            };
+            eprintln!(
+                "ROW {:?}\n  errors: [{}]\n  warnings: [{}]",
+                row.name,
+                show(&v.errors),
+                show(&v.warnings)
+            );
+        }
         let shown: Vec<String> = v.errors.iter().map(ToString::to_string).collect();
         for (kind, name, field, want) in row.errors {
             assert!(
@@ -210,6 +279,27 @@ pub fn run(rows: &[Row]) {
                 row.name
             );
         }
+        let warned: Vec<String> = v.warnings.iter().map(ToString::to_string).collect();
+        for (kind, name, field, want) in row.warnings {
+            assert!(
+                v.warnings
+                    .iter()
+                    .any(|e| e.object == ObjectRef::new(kind, NS, name)
+                        && e.field == *field
+                        && e.message.contains(want)),
+                "{}: expected warning {kind} {name} {field}: ..{want}.., got {warned:#?}",
+                row.name
+            );
+        }
+        for e in &v.warnings {
+            assert!(
+                row.warnings.iter().any(|(k, n, f, _)| e.object.kind == *k
+                    && e.object.name == *n
+                    && e.field == *f),
+                "{}: unexpected warning {e}",
+                row.name
+            );
+        }
         let reported: BTreeSet<(String, String)> = v
             .errors
             .iter()
@@ -226,7 +316,7 @@ pub fn run(rows: &[Row]) {
             row.name
         );
         let now = present(&v.config);
-        for (kind, name) in &base_objects {
+        for (kind, name) in base_objects {
             let failed = expected.contains(&(kind.to_string(), name.clone()));
             assert_eq!(
                 now.contains(&(*kind, name.clone())),
@@ -251,21 +341,18 @@ pub fn run(rows: &[Row]) {
     }
 }
 
-/// What breaks when peer-a is left out.
+/// What peer-a being left out costs adv-a, which names it: a warning, nothing more.
 pub const PEER_A_DEPENDENTS: Expect = (
     "BGPAdvertisement",
     "adv-a",
     "spec.peers[0]",
-    "BGPPeer peer-a is invalid",
+    "BGPPeer peer-a is invalid (see its own conditions); nothing is announced to it",
 );
 
-/// What breaks when the BFD profile is left out.
-pub const BFD_DEPENDENTS: [Expect; 2] = [
-    (
-        "BGPPeer",
-        "peer-a",
-        "spec.bfdProfile",
-        "BFDProfile fast is invalid",
-    ),
-    PEER_A_DEPENDENTS,
-];
+/// What the BFD profile being left out costs peer-a, which uses it: BFD on FRR's defaults.
+pub const BFD_DEPENDENT: Expect = (
+    "BGPPeer",
+    "peer-a",
+    "spec.bfdProfile",
+    "BFDProfile fast is invalid (see its own conditions); BFD stays on with FRR's default timers",
+);

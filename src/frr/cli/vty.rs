@@ -81,6 +81,10 @@ pub fn route_top_level(line: &str) -> Route {
             daemon: Daemon::Bgpd,
             zebra_too: true,
         },
+        ["ip" | "ipv6", "nht", ..] => Route {
+            daemon: Daemon::Zebra,
+            zebra_too: false,
+        },
         _ => Route {
             daemon: Daemon::Bgpd,
             zebra_too: false,
@@ -281,6 +285,22 @@ impl Session<'_> {
             text.push_str(&r.output);
             text.push_str("\nend\n");
         }
+        // Of zebra's config, only what ferrule sends zebra alone (next-hop tracking); its
+        // copies of the route-maps are best effort and bgpd's are the ones that count.
+        if self.conns.contains_key(&Daemon::Zebra) || Daemon::Zebra.socket(self.dir).exists() {
+            let r = self
+                .run_idempotent(Daemon::Zebra, "show running-config")
+                .await?;
+            if r.accepted() {
+                for line in r.output.lines() {
+                    if route_top_level(line).daemon == Daemon::Zebra {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                }
+                text.push_str("end\n");
+            }
+        }
         Ok(text)
     }
 
@@ -385,16 +405,19 @@ impl Transport for VtySockets {
                 }
                 s.send(d, START).await?;
             }
-            // zebra is best effort: absent or refusing, it never fails the batch.
-            let mut zebra = routes.iter().any(|r| r.zebra_too)
-                && s.run_idempotent(Daemon::Zebra, "configure terminal")
-                    .await
-                    .is_ok_and(|r| r.accepted());
-            if zebra {
+            // zebra's copies of bgpd's lines are best effort: absent or refusing, zebra
+            // never fails the batch for them (its own lines, next-hop tracking, do).
+            let zebra_primary = primary.contains(&Daemon::Zebra);
+            let mut zebra = zebra_primary
+                || (routes.iter().any(|r| r.zebra_too)
+                    && s.run_idempotent(Daemon::Zebra, "configure terminal")
+                        .await
+                        .is_ok_and(|r| r.accepted()));
+            if zebra && !zebra_primary {
                 zebra = s.send(Daemon::Zebra, START).await.is_ok();
             }
             let mut entered = primary.clone();
-            if zebra {
+            if zebra && !zebra_primary {
                 entered.push(Daemon::Zebra);
             }
             for (i, (line, route)) in config.iter().zip(&routes).enumerate() {

@@ -10,10 +10,20 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::{parse, Config};
+use std::collections::BTreeSet;
+
+use super::config::{parse, Config, Line};
 use super::diff::{diff, Batch};
 use crate::frr::cli::{redact, Cli, CliError, Transport};
-use crate::frr::render::sha256_hex;
+use crate::frr::render::{sha256_hex, Keep, Rendered};
+
+/// Context navigation in a batch (entering a block, leaving it), not a change.
+fn is_navigation(command: &str) -> bool {
+    matches!(
+        command.trim(),
+        "exit" | "exit-address-family" | "exit-vrf" | "end"
+    ) || super::config::root_context(&command.split_whitespace().collect::<Vec<_>>()).is_some()
+}
 
 /// How an apply ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +59,9 @@ pub struct ApplyResult {
     pub batch: Vec<String>,
     /// Non-fatal messages FRR printed while accepting the batch.
     pub warnings: Vec<String>,
+    /// Lines of the `bgpextras` text FRR refused (or took without showing them back), with
+    /// FRR's words: left out, while the rest of the config applied.
+    pub refused_extras: Vec<String>,
 }
 
 impl ApplyResult {
@@ -61,10 +74,93 @@ impl ApplyResult {
 /// (No `Debug`: the last good config may hold BGP passwords.)
 pub struct Driver {
     cli: Cli,
-    /// The last desired config that applied and verified.
-    last_good: Option<String>,
+    /// The last desired config that applied and verified: its text, and the tree FRR was
+    /// brought to (kept lines and refused extras accounted for), the restore target.
+    last_good: Option<(String, Config)>,
     /// Running config as read back after the last verified apply.
     running: Option<Config>,
+}
+
+/// What an apply brings FRR to.
+struct Target {
+    config: Config,
+    keep: Vec<Keep>,
+    /// The `bgpextras` lines, by their text: FRR refusing one of these costs only that line.
+    extras: BTreeSet<String>,
+}
+
+impl Target {
+    fn new(r: &Rendered) -> Self {
+        let mut extras = BTreeSet::new();
+        fn walk(lines: &[Line], out: &mut BTreeSet<String>) {
+            for l in lines {
+                out.insert(l.text.clone());
+                walk(&l.children, out);
+            }
+        }
+        if let Some(x) = &r.extras {
+            walk(&parse(x).lines, &mut extras);
+        }
+        Target {
+            config: parse(&r.text),
+            keep: r.keep.clone(),
+            extras,
+        }
+    }
+
+    /// The desired tree against `running`: the kept lines as FRR runs them.
+    fn effective(&self, running: &Config) -> Config {
+        let mut out = self.config.clone();
+        for k in &self.keep {
+            let Some(line) = find(&running.lines, &k.context)
+                .and_then(|ls| ls.iter().find(|l| l.slot == k.slot))
+            else {
+                continue;
+            };
+            if let Some(into) = find_mut(&mut out.lines, &k.context) {
+                if !into.iter().any(|l| l.slot == k.slot) {
+                    into.push(line.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Leaves out the extras line FRR refused as `command`; false when `command` is not one.
+    fn drop_extra(&mut self, command: &str) -> bool {
+        let text = command.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !self.extras.contains(&text) {
+            return false;
+        }
+        fn prune(lines: &mut Vec<Line>, text: &str) -> bool {
+            let before = lines.len();
+            lines.retain(|l| l.text != text);
+            let mut removed = lines.len() != before;
+            for l in lines.iter_mut() {
+                removed |= prune(&mut l.children, text);
+            }
+            removed
+        }
+        prune(&mut self.config.lines, &text)
+    }
+}
+
+/// The children of the context reached by the openers `path` (by their normalized text).
+fn find<'a>(lines: &'a [Line], path: &[String]) -> Option<&'a [Line]> {
+    match path.split_first() {
+        None => Some(lines),
+        Some((first, rest)) => find(&lines.iter().find(|l| l.norm == *first)?.children, rest),
+    }
+}
+
+fn find_mut<'a>(lines: &'a mut Vec<Line>, path: &[String]) -> Option<&'a mut Vec<Line>> {
+    match path.split_first() {
+        None => Some(lines),
+        Some((first, rest)) => find_mut(
+            &mut lines.iter_mut().find(|l| l.norm == *first)?.children,
+            rest,
+        ),
+    }
 }
 
 /// Why a batch did not bring FRR to the desired config.
@@ -105,7 +201,7 @@ impl Driver {
 
     /// The last desired config that applied cleanly.
     pub fn last_good(&self) -> Option<&str> {
-        self.last_good.as_deref()
+        self.last_good.as_ref().map(|(t, _)| t.as_str())
     }
 
     /// Forget the cached running config: the next apply reads it first.
@@ -120,7 +216,18 @@ impl Driver {
         Ok(parse(&text?))
     }
 
+    /// Brings FRR to `desired` (a whole config, no kept lines, no extras).
     pub async fn apply(&mut self, desired: &str) -> ApplyResult {
+        self.apply_rendered(&Rendered {
+            text: desired.to_string(),
+            ..Rendered::default()
+        })
+        .await
+    }
+
+    /// Brings FRR to a rendered config: its kept lines stay as FRR runs them, and extras
+    /// lines FRR refuses are left out and reported while the rest applies.
+    pub async fn apply_rendered(&mut self, desired: &Rendered) -> ApplyResult {
         let start = Instant::now();
         let mut result = ApplyResult {
             outcome: Outcome::Ok,
@@ -128,15 +235,17 @@ impl Driver {
             frr_duration: Duration::ZERO,
             commands_sent: 0,
             changes: 0,
-            config_hash: sha256_hex(desired),
+            config_hash: sha256_hex(&desired.text),
             batch: Vec::new(),
             warnings: Vec::new(),
+            refused_extras: Vec::new(),
         };
-        let target = parse(desired);
-        match self.converge(&target, &mut result).await {
+        let mut target = Target::new(desired);
+        match self.converge(&mut target, &mut result).await {
             Ok(after) => {
+                let good = target.effective(&after);
                 self.running = Some(after);
-                self.last_good = Some(desired.to_string());
+                self.last_good = Some((desired.text.clone(), good));
             }
             Err((failure, basis)) => {
                 self.running = None;
@@ -156,7 +265,7 @@ impl Driver {
     /// before this apply, when known (restore target if there is no last good config).
     async fn converge(
         &mut self,
-        target: &Config,
+        target: &mut Target,
         result: &mut ApplyResult,
     ) -> Result<Config, (Failure, Option<Config>)> {
         let (mut basis, mut cached) = match self.running.take() {
@@ -166,8 +275,10 @@ impl Driver {
                 false,
             ),
         };
+        // Each extras line FRR refuses costs one more round, at most once per line.
+        let mut extra_rounds = target.extras.len();
         loop {
-            let batch = diff(target, &basis);
+            let batch = diff(&target.effective(&basis), &basis);
             if batch.is_empty() {
                 if !cached {
                     return Ok(basis);
@@ -179,8 +290,30 @@ impl Driver {
             }
             match self.send(&batch, result).await {
                 Ok(after) => {
-                    if diff(target, &after).is_empty() {
+                    let rest = diff(&target.effective(&after), &after);
+                    if rest.is_empty() {
                         return Ok(after);
+                    }
+                    // Extras FRR took but shows differently (or not at all) cannot be
+                    // verified: reported, and no longer part of what is compared.
+                    if !cached
+                        && rest
+                            .config
+                            .iter()
+                            .filter(|c| !is_navigation(c))
+                            .all(|c| target.extras.contains(c.trim()))
+                    {
+                        for c in rest.config.iter().filter(|c| !is_navigation(c)) {
+                            if target.drop_extra(c) {
+                                result.refused_extras.push(format!(
+                                    "{}: FRR took it but does not show it back",
+                                    redact(c.trim())
+                                ));
+                            }
+                        }
+                        if diff(&target.effective(&after), &after).is_empty() {
+                            return Ok(after);
+                        }
                     }
                     if cached {
                         // The cache was stale (FRR changed behind our back): one more round
@@ -189,7 +322,6 @@ impl Driver {
                         cached = false;
                         continue;
                     }
-                    let rest = diff(target, &after);
                     let shown: Vec<&str> = rest.config.iter().take(8).map(String::as_str).collect();
                     return Err((
                         Failure {
@@ -202,6 +334,24 @@ impl Driver {
                         Some(basis),
                     ));
                 }
+                Err(f)
+                    if extra_rounds > 0
+                        && f.command.as_deref().is_some_and(|c| target.drop_extra(c)) =>
+                {
+                    // A bgpextras line FRR refuses costs only itself.
+                    extra_rounds -= 1;
+                    result.refused_extras.push(format!(
+                        "{}: {}",
+                        f.command.as_deref().unwrap_or_default(),
+                        f.message
+                    ));
+                    let _ = self.cli.end_configuration().await;
+                    basis = self
+                        .read_running(result)
+                        .await
+                        .map_err(|e| (e, Some(basis.clone())))?;
+                    cached = false;
+                }
                 Err(f) if cached => {
                     // A stale basis can make FRR refuse a command (`no network X` for a
                     // network someone already removed). Retry from a fresh read, but only
@@ -212,7 +362,7 @@ impl Driver {
                         .read_running(result)
                         .await
                         .map_err(|e| (e, Some(basis.clone())))?;
-                    let again = diff(target, &fresh);
+                    let again = diff(&target.effective(&fresh), &fresh);
                     let repeats = f
                         .command
                         .as_ref()
@@ -251,7 +401,7 @@ impl Driver {
         // A batch that died half-way left bgpd waiting for the end of the config.
         let _ = self.cli.end_configuration().await;
         let target = match (&self.last_good, before) {
-            (Some(good), _) => parse(good),
+            (Some((_, good)), _) => good.clone(),
             (None, Some(before)) => before,
             (None, None) => return false,
         };

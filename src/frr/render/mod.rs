@@ -37,21 +37,51 @@
 
 mod error;
 pub mod names;
+mod output;
+mod session;
 mod view;
 
 use crate::core::intent::NodeIntent;
 
 pub use error::RenderError;
 pub use names::sha256_hex;
+pub use output::{Keep, LeftOut, Rendered};
 pub use view::ROUTE_MAP_DELAY_TIMER;
 
-/// Renders the whole FRR config for one node.
-///
-/// The result contains BGP passwords (`neighbor X password ...`, nowhere else): it is a secret.
-/// Write it with mode 0600 and never log it.
-pub fn render(intent: &NodeIntent) -> Result<String, RenderError> {
-    let mut out = view::View::build(intent)?.render()?;
+/// Renders one node's config. Whatever FRR would refuse costs only its own object: a peer
+/// that cannot render loses its session, a BFD profile that cannot leaves its peers on
+/// FRR's default timers, and everything else renders (see `Rendered::left_out`). Errors only
+/// when the templates themselves fail.
+pub fn render_node(intent: &NodeIntent, extras: Option<&str>) -> Result<Rendered, RenderError> {
+    let mut notes = output::Notes::default();
+    let mut text = view::View::build(intent, &mut notes)?.render()?;
     // askama drops the template file's final newline.
+    text.push('\n');
+    let extras = extras.map(str::to_owned);
+    if let Some(x) = &extras {
+        text.push_str("! bgpextras\n");
+        text.push_str(x);
+        if !x.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    Ok(Rendered {
+        text,
+        keep: notes.keep,
+        left_out: notes.left_out,
+        extras,
+    })
+}
+
+/// Renders one node's config, strictly: anything that would be left out is an error (for
+/// `ferrule render` checks and tests).
+pub fn render(intent: &NodeIntent) -> Result<String, RenderError> {
+    let mut notes = output::Notes::default();
+    let view = view::View::build(intent, &mut notes)?;
+    if let Some(e) = notes.error {
+        return Err(e);
+    }
+    let mut out = view.render()?;
     out.push('\n');
     Ok(out)
 }

@@ -38,6 +38,18 @@ impl SafeName {
         }
     }
 
+    /// A name already checked by `core::limits` (whose rules are stricter than or equal to
+    /// this type's charset).
+    pub(crate) fn trusted(value: &str) -> Self {
+        debug_assert!(
+            value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')),
+            "{value:?}"
+        );
+        SafeName(value.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -71,7 +83,7 @@ fn unsafe_reason(value: &str) -> Option<&'static str> {
 }
 
 /// Error messages quote the offending value; keep hostile ones short.
-fn shorten(value: &str) -> String {
+pub(super) fn shorten(value: &str) -> String {
     const MAX: usize = 80;
     if value.chars().count() <= MAX {
         value.to_owned()

@@ -2,16 +2,19 @@
 //! it is a formatted IP or number or a [`SafeName`], checked here.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt::Write as _;
-use std::net::IpAddr;
 
 use askama::Template;
 use ipnet::IpNet;
 
 use super::error::RenderError;
 use super::names::{self, SafeName};
+use super::output::{Keep, LeftOut, Notes};
+use super::session::{
+    bfd_profiles, neighbor, neighbor_origin, out_of_range, router_origin, router_vrf,
+    BfdProfileView, NeighborView,
+};
 use crate::core::intent::{Neighbor, NodeIntent, Router};
-use crate::core::model::{BfdProfile, Community, PeerAddress, RemoteAs};
+use crate::core::model::{Community, PeerAddress};
 
 /// FRR's `bgp route-map delay-timer`, in seconds: 1 (FRR's default is 5; global in FRR 8.4).
 ///
@@ -28,14 +31,6 @@ pub const ROUTE_MAP_DELAY_TIMER: u32 = 1;
 
 /// Sequence number of the final deny entry of each outbound route-map.
 const FINAL_DENY_SEQ: u32 = 65535;
-
-// Values FRR 8.4 treats as defaults and never prints; leaving them out keeps the rendered text
-// equal to `show running-config`.
-const BGP_DEFAULT_PORT: u16 = 179;
-const BFD_DEFAULT_INTERVAL: u32 = 300;
-const BFD_DEFAULT_DETECT_MULTIPLIER: u32 = 3;
-const BFD_DEFAULT_ECHO_INTERVAL: u32 = 50;
-const BFD_DEFAULT_MINIMUM_TTL: u32 = 254;
 
 #[derive(Template)]
 #[template(path = "frr/frr.conf", escape = "none")]
@@ -62,22 +57,6 @@ struct RouterView {
     neighbors: Vec<NeighborView>,
     /// IPv4 first.
     families: Vec<FamilyView>,
-}
-
-struct NeighborView {
-    /// The address or interface name, as every `neighbor X ...` line spells it.
-    id: String,
-    interface: bool,
-    remote_as: String,
-    local_as: Option<u32>,
-    bfd_profile: Option<SafeName>,
-    password: Option<String>,
-    port: Option<u16>,
-    ebgp_multihop: bool,
-    update_source: Option<String>,
-    timers: Option<(u32, u32)>,
-    connect_time: Option<u32>,
-    graceful_restart: bool,
 }
 
 struct FamilyView {
@@ -117,17 +96,6 @@ impl RouteMapEntryView {
             set_tag: None,
         }
     }
-}
-
-struct BfdProfileView {
-    name: SafeName,
-    detect_multiplier: Option<u32>,
-    transmit_interval: Option<u32>,
-    receive_interval: Option<u32>,
-    passive_mode: bool,
-    echo_mode: bool,
-    echo_interval: Option<u32>,
-    minimum_ttl: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -225,8 +193,10 @@ impl View {
         FrrConf { v: self }.render()
     }
 
-    pub(super) fn build(intent: &NodeIntent) -> Result<View, RenderError> {
-        let bfd_profiles = bfd_profiles(&intent.bfd_profiles)?;
+    /// The view of everything that renders; `notes` gets what was left out (and why) and
+    /// the lines FRR runs that are to stay.
+    pub(super) fn build(intent: &NodeIntent, notes: &mut Notes) -> Result<View, RenderError> {
+        let bfd_profiles = bfd_profiles(&intent.bfd_profiles, notes);
         let known_profiles: BTreeSet<String> =
             bfd_profiles.iter().map(|p| p.name.to_string()).collect();
         let mut route_maps = Vec::new();
@@ -236,18 +206,42 @@ impl View {
         let mut routers: Vec<(RouterView, Vec<(IpNet, usize)>)> = Vec::new();
         let mut vrfs = BTreeSet::new();
         for router in &intent.routers {
-            let vrf = router_vrf(router)?;
+            let leave_out = |notes: &mut Notes, error: RenderError| {
+                for n in &router.neighbors {
+                    notes.left_out.push(LeftOut {
+                        object: neighbor_origin(n),
+                        what: "its BGP session".into(),
+                        error: error.to_string(),
+                    });
+                }
+                notes.first_error(error);
+            };
+            let vrf = match router_vrf(router) {
+                Ok(v) => v,
+                Err(e) => {
+                    leave_out(notes, e);
+                    continue;
+                }
+            };
             let vrf_label = vrf.as_ref().map_or("default".to_owned(), |v| v.to_string());
             if !vrfs.insert(vrf_label.clone()) {
-                return Err(RenderError::DuplicateRouter { vrf: vrf_label });
+                leave_out(notes, RenderError::DuplicateRouter { vrf: vrf_label });
+                continue;
             }
-            let (view, announced) = router_view(
+            let (view, announced) = match router_view(
                 router,
                 vrf,
                 &known_profiles,
                 &mut policy_neighbors,
                 &mut route_maps,
-            )?;
+                notes,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    leave_out(notes, e);
+                    continue;
+                }
+            };
             let mut networks = Vec::with_capacity(announced.len());
             for (prefix, class) in announced {
                 let next = classes.len();
@@ -339,6 +333,7 @@ fn router_view<'a>(
     known_profiles: &BTreeSet<String>,
     policy_neighbors: &mut Vec<PolicyNeighbor>,
     route_maps: &mut Vec<RouteMapEntryView>,
+    notes: &mut Notes,
 ) -> Result<(RouterView, BTreeMap<IpNet, Class<'a>>), RenderError> {
     let origin = router_origin(router);
     if router.asn == 0 {
@@ -354,17 +349,53 @@ fn router_view<'a>(
     let mut neighbors = Vec::new();
     let mut families: BTreeMap<Family, FamilyView> = BTreeMap::new();
     let mut announced: BTreeMap<IpNet, Class> = BTreeMap::new();
+    let opener = match &vrf {
+        None => format!("router bgp {}", router.asn),
+        Some(v) => format!("router bgp {} vrf {v}", router.asn),
+    };
     for n in ordered {
-        if !seen.insert(&n.address) {
-            return Err(RenderError::DuplicateNeighbor {
-                origin: neighbor_origin(n),
-                neighbor: n.address.to_string(),
+        // One neighbor FRR cannot take costs only that session.
+        let checked = (|| {
+            if !seen.insert(&n.address) {
+                return Err(RenderError::DuplicateNeighbor {
+                    origin: neighbor_origin(n),
+                    neighbor: n.address.to_string(),
+                });
+            }
+            let nv = neighbor(router, n, known_profiles, notes)?;
+            let key = names::neighbor_key(vrf.as_ref(), &n.address);
+            let rm_in = names::route_map_in(&key)?;
+            let rm_out = names::route_map_out(&key)?;
+            let mut twice = n
+                .announcements
+                .windows(2)
+                .filter(|w| w[0].prefix == w[1].prefix);
+            if let Some(w) = twice.next() {
+                return Err(RenderError::Unsupported {
+                    origin: neighbor_origin(n),
+                    message: format!("prefix {} is announced twice", w[0].prefix),
+                });
+            }
+            Ok((nv, key, rm_in, rm_out))
+        })();
+        let (nv, key, rm_in, rm_out) = match checked {
+            Ok(v) => v,
+            Err(e) => {
+                notes.left_out.push(LeftOut {
+                    object: neighbor_origin(n),
+                    what: "its BGP session".into(),
+                    error: e.to_string(),
+                });
+                notes.first_error(e);
+                continue;
+            }
+        };
+        if nv.keep_password {
+            notes.keep.push(Keep {
+                context: vec![opener.clone()],
+                slot: format!("neighbor {} password", nv.id),
             });
         }
-        let nv = neighbor(router, n, known_profiles)?;
-        let key = names::neighbor_key(vrf.as_ref(), &n.address);
-        let rm_in = names::route_map_in(&key)?;
-        let rm_out = names::route_map_out(&key)?;
         let active: Vec<Family> = [(n.ipv4, Family::V4), (n.ipv6, Family::V6)]
             .into_iter()
             .filter_map(|(on, f)| on.then_some(f))
@@ -392,13 +423,6 @@ fn router_view<'a>(
                 continue;
             }
             let class = announced.entry(a.prefix).or_default();
-            // Neighbors come one after another, so a repeat shows as the last entry.
-            if class.last().is_some_and(|(last, _)| *last == g) {
-                return Err(RenderError::Unsupported {
-                    origin: neighbor_origin(n),
-                    message: format!("prefix {} is announced twice", a.prefix),
-                });
-            }
             class.push((
                 g,
                 AttrSet {
@@ -484,258 +508,6 @@ fn free_seq(want: u32, used: &mut BTreeSet<u32>, lo: u32, hi: u32) -> Option<u32
     }
     used.insert(seq);
     Some(seq)
-}
-
-fn router_origin(router: &Router) -> String {
-    let peers: Vec<&str> = router.neighbors.iter().map(|n| n.peer.as_str()).collect();
-    let mut s = format!("router bgp {}", router.asn);
-    if let Some(v) = &router.vrf {
-        let _ = write!(s, " vrf {v:?}");
-    }
-    if !peers.is_empty() {
-        let _ = write!(s, " (BGPPeer {})", peers.join(", "));
-    }
-    s
-}
-
-fn neighbor_origin(n: &Neighbor) -> String {
-    format!("BGPPeer {}", n.peer)
-}
-
-fn out_of_range(origin: String, value: u64, range: &'static str) -> RenderError {
-    RenderError::OutOfRange {
-        origin,
-        value,
-        range,
-    }
-}
-
-fn check_range(
-    origin: impl FnOnce() -> String,
-    value: u32,
-    lo: u32,
-    hi: u32,
-    range: &'static str,
-) -> Result<u32, RenderError> {
-    if (lo..=hi).contains(&value) {
-        Ok(value)
-    } else {
-        Err(out_of_range(origin(), value.into(), range))
-    }
-}
-
-fn router_vrf(router: &Router) -> Result<Option<SafeName>, RenderError> {
-    let Some(vrf) = &router.vrf else {
-        return Ok(None);
-    };
-    let origin = match router.neighbors.first() {
-        Some(n) => format!("{} spec.vrf", neighbor_origin(n)),
-        None => format!("router bgp {} VRF", router.asn),
-    };
-    let name = SafeName::new(vrf, &origin)?;
-    // `router bgp N vrf default` is the default instance under another name.
-    if name.as_str() == "default" {
-        return Err(RenderError::UnsafeName {
-            origin,
-            value: vrf.clone(),
-            reason: "the default VRF is named by leaving spec.vrf empty",
-        });
-    }
-    Ok(Some(name))
-}
-
-fn neighbor(
-    router: &Router,
-    n: &Neighbor,
-    known_profiles: &BTreeSet<String>,
-) -> Result<NeighborView, RenderError> {
-    let origin = neighbor_origin(n);
-    let field = |f: &str| format!("{origin} {f}");
-    let (id, interface) = match &n.address {
-        PeerAddress::Ip(ip) => (ip.to_string(), false),
-        PeerAddress::Interface(name) => (
-            SafeName::new(name, field("spec.interface"))?.to_string(),
-            true,
-        ),
-    };
-    if interface && id.parse::<IpAddr>().is_ok() {
-        return Err(RenderError::UnsafeName {
-            origin: field("spec.interface"),
-            value: id,
-            reason: "an interface name that reads as an IP address",
-        });
-    }
-    let ibgp = match n.remote_as {
-        RemoteAs::Internal => true,
-        RemoteAs::External => false,
-        RemoteAs::Asn(asn) => asn == router.asn,
-    };
-    let remote_as = match n.remote_as {
-        RemoteAs::Asn(asn) => {
-            check_range(|| field("spec.peerASN"), asn, 1, u32::MAX, "1-4294967295")?.to_string()
-        }
-        RemoteAs::Internal => "internal".into(),
-        RemoteAs::External => "external".into(),
-    };
-    let local_as = match n.local_as {
-        None => None,
-        Some(l) if l == router.asn => None,
-        Some(l) => {
-            check_range(|| field("spec.myASN"), l, 1, u32::MAX, "1-4294967295")?;
-            if ibgp || n.remote_as == RemoteAs::Asn(l) {
-                return Err(RenderError::Unsupported {
-                    origin: field("spec.myASN"),
-                    message: format!(
-                        "myASN {l} differs from the router's ASN {} and FRR allows a local AS \
-                         only on eBGP sessions whose peer AS differs from it; give this session \
-                         a router of its own (another VRF) or use the router's ASN",
-                        router.asn
-                    ),
-                });
-            }
-            // `no-prepend replace-as`: the peer sees a router of AS `l` only, as if myASN
-            // were the router's own ASN.
-            Some(l)
-        }
-    };
-    let bfd_profile = match &n.bfd_profile {
-        None => None,
-        Some(p) => {
-            let name = SafeName::new(p, field("spec.bfdProfile"))?;
-            if !known_profiles.contains(name.as_str()) {
-                return Err(RenderError::UnknownBfdProfile {
-                    origin: field("spec.bfdProfile"),
-                    profile: p.clone(),
-                });
-            }
-            Some(name)
-        }
-    };
-    let password = match &n.password {
-        None => None,
-        Some(pw) => {
-            let s = pw.expose();
-            if s.is_empty() || s.len() > 80 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(RenderError::InvalidPassword {
-                    origin: field("spec.password"),
-                });
-            }
-            Some(s.to_owned())
-        }
-    };
-    let port = match n.port {
-        None | Some(BGP_DEFAULT_PORT) => None,
-        Some(0) => return Err(out_of_range(field("spec.peerPort"), 0, "1-65535")),
-        Some(p) => Some(p),
-    };
-    let timers = match n.timers {
-        None => None,
-        Some(t) => {
-            check_range(
-                || field("spec.keepaliveTime"),
-                t.keepalive,
-                0,
-                65535,
-                "0-65535",
-            )?;
-            if t.hold != 0 {
-                check_range(|| field("spec.holdTime"), t.hold, 3, 65535, "0 or 3-65535")?;
-            }
-            Some((t.keepalive, t.hold))
-        }
-    };
-    let connect_time = match n.connect_time {
-        None => None,
-        Some(c) => Some(check_range(
-            || field("spec.connectTime"),
-            c,
-            1,
-            65535,
-            "1-65535",
-        )?),
-    };
-    Ok(NeighborView {
-        id,
-        interface,
-        remote_as,
-        local_as,
-        bfd_profile,
-        password,
-        port,
-        // FRR ignores (and never shows) ebgp-multihop on iBGP sessions.
-        ebgp_multihop: n.ebgp_multihop && !ibgp,
-        update_source: n.source_address.map(|a| a.to_string()),
-        timers,
-        connect_time,
-        graceful_restart: n.graceful_restart,
-    })
-}
-
-fn bfd_profiles(profiles: &[BfdProfile]) -> Result<Vec<BfdProfileView>, RenderError> {
-    let mut out: Vec<BfdProfileView> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for p in profiles {
-        let origin = format!("BFDProfile {:?}", p.name);
-        let name = SafeName::new(&p.name, format!("{origin} metadata.name"))?;
-        if !seen.insert(name.clone()) {
-            return Err(RenderError::NameCollision {
-                name: name.to_string(),
-            });
-        }
-        let field = |f: &str| format!("BFDProfile {name} {f}");
-        let interval = |v: Option<u32>, f: &str| -> Result<Option<u32>, RenderError> {
-            match v {
-                None => Ok(None),
-                Some(v) => check_range(|| field(f), v, 10, 60000, "10-60000").map(Some),
-            }
-        };
-        let not_default = |v: Option<u32>, default: u32| v.filter(|v| *v != default);
-        out.push(BfdProfileView {
-            detect_multiplier: not_default(
-                match p.detect_multiplier {
-                    None => None,
-                    Some(v) => Some(check_range(
-                        || field("spec.detectMultiplier"),
-                        v,
-                        2,
-                        255,
-                        "2-255",
-                    )?),
-                },
-                BFD_DEFAULT_DETECT_MULTIPLIER,
-            ),
-            transmit_interval: not_default(
-                interval(p.transmit_interval, "spec.transmitInterval")?,
-                BFD_DEFAULT_INTERVAL,
-            ),
-            receive_interval: not_default(
-                interval(p.receive_interval, "spec.receiveInterval")?,
-                BFD_DEFAULT_INTERVAL,
-            ),
-            passive_mode: p.passive_mode,
-            echo_mode: p.echo_mode,
-            echo_interval: not_default(
-                interval(p.echo_interval, "spec.echoInterval")?,
-                BFD_DEFAULT_ECHO_INTERVAL,
-            ),
-            minimum_ttl: not_default(
-                match p.minimum_ttl {
-                    None => None,
-                    Some(v) => Some(check_range(
-                        || field("spec.minimumTtl"),
-                        v,
-                        1,
-                        254,
-                        "1-254",
-                    )?),
-                },
-                BFD_DEFAULT_MINIMUM_TTL,
-            ),
-            name,
-        });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
 }
 
 #[cfg(test)]

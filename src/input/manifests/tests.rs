@@ -57,12 +57,18 @@ fn documents_kinds_and_namespaces() {
         .warnings
         .iter()
         .map(|w| match w {
-            Warning::Skipped { kind, at, .. } => (kind.as_str(), at.doc),
+            Warning::Skipped { kind, at, .. } | Warning::Unsupported { kind, at, .. } => {
+                (kind.as_str(), at.doc)
+            }
             other => panic!("unexpected {other}"),
         })
         .collect();
     // Document numbers count the empty ones too (the leading `---` opens document 2).
     assert_eq!(skipped, [("Deployment", 14), ("L2Advertisement", 15)]);
+    // An L2Advertisement is MetalLB's, but not ferrule's to do: said so, plainly.
+    assert!(d.warnings[1]
+        .to_string()
+        .contains("L2 mode is outside ferrule"));
 }
 
 #[test]

@@ -13,6 +13,7 @@ fn advertisements() {
                 "spec.aggregationLength",
                 "33 is out of range 0-32",
             )],
+            warnings: &[],
         },
         Row {
             name: "aggregationLength negative",
@@ -23,6 +24,7 @@ fn advertisements() {
                 "spec.aggregationLength",
                 "out of range 0-32",
             )],
+            warnings: &[],
         },
         Row {
             name: "aggregationLengthV6 above 128",
@@ -33,46 +35,37 @@ fn advertisements() {
                 "spec.aggregationLengthV6",
                 "out of range 0-128",
             )],
+            warnings: &[],
         },
         Row {
-            name: "aggregation shorter than the pool's CIDR",
+            name: "aggregation shorter than the pool's CIDR: that pool is left out of the advertisement",
             mutate: |s| adv_spec(s, "adv-a").aggregation_length = Some(24),
-            errors: &[(
-                "BGPAdvertisement",
-                "adv-a",
-                "spec.aggregationLength",
-                "24 is shorter than /25 of 203.0.113.0/25 in IPAddressPool pool-a",
-            )],
+            errors: &[],
+            warnings: &[("BGPAdvertisement", "adv-a", "spec.aggregationLength", "24 is shorter than /25 of 203.0.113.0/25 in IPAddressPool pool-a: the aggregate would announce addresses outside the pool, so this advertisement does not announce that pool")],
         },
         Row {
             name: "aggregation equal to the pool's CIDR is fine",
             mutate: |s| adv_spec(s, "adv-a").aggregation_length = Some(25),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "aggregation against a range: its largest block is a /26",
             mutate: |s| adv_spec(s, "adv-b").aggregation_length = Some(25),
-            errors: &[(
-                "BGPAdvertisement",
-                "adv-b",
-                "spec.aggregationLength",
-                "25 is shorter than /26 of 203.0.113.128-203.0.113.200 in IPAddressPool pool-b",
-            )],
+            errors: &[],
+            warnings: &[("BGPAdvertisement", "adv-b", "spec.aggregationLength", "25 is shorter than /26 of 203.0.113.128-203.0.113.200 in IPAddressPool pool-b")],
         },
         Row {
             name: "aggregation /26 over that range is fine",
             mutate: |s| adv_spec(s, "adv-b").aggregation_length = Some(26),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "IPv6 aggregation",
             mutate: |s| adv_spec(s, "adv-b").aggregation_length_v6 = Some(63),
-            errors: &[(
-                "BGPAdvertisement",
-                "adv-b",
-                "spec.aggregationLengthV6",
-                "63 is shorter than /64 of 2001:db8::/64",
-            )],
+            errors: &[],
+            warnings: &[("BGPAdvertisement", "adv-b", "spec.aggregationLengthV6", "63 is shorter than /64 of 2001:db8::/64")],
         },
         Row {
             name: "aggregation with serviceSelectors",
@@ -86,51 +79,37 @@ fn advertisements() {
                 "spec.aggregationLength",
                 "cannot be combined with serviceSelectors",
             )],
+            warnings: &[],
         },
         Row {
-            name: "unknown pool",
+            name: "unknown pool: skipped, the rest of the advertisement stays",
             mutate: |s| adv_spec(s, "adv-a").ip_address_pools.push("nope".into()),
-            errors: &[(
-                "BGPAdvertisement",
-                "adv-a",
-                "spec.ipAddressPools[1]",
-                "unknown IPAddressPool nope",
-            )],
+            errors: &[],
+            warnings: &[("BGPAdvertisement", "adv-a", "spec.ipAddressPools[1]", "IPAddressPool nope does not exist; skipped")],
         },
         Row {
             name: "pool twice",
             mutate: |s| adv_spec(s, "adv-a").ip_address_pools.push("pool-a".into()),
-            errors: &[(
-                "BGPAdvertisement",
-                "adv-a",
-                "spec.ipAddressPools[1]",
-                "listed twice",
-            )],
+            errors: &[],
+            warnings: &[("BGPAdvertisement", "adv-a", "spec.ipAddressPools[1]", "listed twice; the repeat is ignored")],
         },
         Row {
             name: "a selected pool that is invalid does not break the advertisement",
-            mutate: |s| pool_spec(s, "pool-b").addresses.push("nonsense".into()),
-            errors: &[(
-                "IPAddressPool",
-                "pool-b",
-                "spec.addresses[2]",
-                "neither a CIDR",
-            )],
+            mutate: |s| pool_spec(s, "pool-b").addresses = vec!["nonsense".into()],
+            errors: &[("IPAddressPool", "pool-b", "spec.addresses[0]", "neither a CIDR")],
+            warnings: &[],
         },
         Row {
-            name: "unknown peer",
+            name: "unknown peer: skipped, the rest of the advertisement stays",
             mutate: |s| adv_spec(s, "adv-a").peers.push("peer-z".into()),
-            errors: &[(
-                "BGPAdvertisement",
-                "adv-a",
-                "spec.peers[1]",
-                "unknown BGPPeer peer-z",
-            )],
+            errors: &[],
+            warnings: &[("BGPAdvertisement", "adv-a", "spec.peers[1]", "BGPPeer peer-z does not exist; nothing is announced to it")],
         },
         Row {
             name: "peer twice",
             mutate: |s| adv_spec(s, "adv-a").peers.push("peer-a".into()),
-            errors: &[("BGPAdvertisement", "adv-a", "spec.peers[1]", "listed twice")],
+            errors: &[],
+            warnings: &[("BGPAdvertisement", "adv-a", "spec.peers[1]", "listed twice; the repeat is ignored")],
         },
     ]);
 }
@@ -145,20 +124,22 @@ fn advertisement_pool_coverage() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    let v = validate(&s);
+    let v = check(&s);
     assert_eq!(names(&v, "adv-a"), ["pool-a"]);
     assert_eq!(names(&v, "adv-b"), ["pool-b"]);
-    // Neither names nor selectors: every (valid) pool, as in MetalLB.
+    // Neither names nor selectors: every (valid) pool, as in MetalLB. (adv-b then also
+    // covers adv-a's pool on node-a: it must not ask for another localPref.)
     adv_spec(&mut s, "adv-b").ip_address_pool_selectors.clear();
-    let v = validate(&s);
+    adv_spec(&mut s, "adv-b").local_pref = Some(100);
+    let v = check(&s);
     assert_eq!(names(&v, "adv-b"), ["pool-a", "pool-b"]);
     // Names and selectors together: the union.
     adv_spec(&mut s, "adv-a").ip_address_pool_selectors = vec![sel("matchLabels: {tier: b}")];
-    let v = validate(&s);
+    let v = check(&s);
     assert_eq!(names(&v, "adv-a"), ["pool-a", "pool-b"]);
     assert_eq!(
         v.config.advertisements["adv-a"].peers,
-        BTreeSet::from(["peer-a".to_string()])
+        Some(BTreeSet::from(["peer-a".to_string()]))
     );
 }
 
@@ -177,43 +158,45 @@ fn local_pref() {
         Row {
             name: "conflicting localPref for the same pool",
             mutate: |s| adv_c(s, ""),
-            errors: &[(
-                "BGPAdvertisement",
-                "adv-c",
-                "spec.localPref",
-                "localPref 200 conflicts with localPref 100 of BGPAdvertisement adv-a for IPAddressPool pool-a",
-            )],
+            errors: &[("BGPAdvertisement", "adv-c", "spec.localPref", "localPref 200 conflicts with localPref 100 of the older BGPAdvertisement adv-a for IPAddressPool pool-a")],
+            warnings: &[],
         },
         Row {
-            name: "reported on the later one by name",
+            name: "the newcomer loses, even when its name sorts first",
             mutate: |s| {
                 adv_c(s, "");
                 find(&mut s.advertisements, "adv-c").metadata.name = some("adv-0");
+                newcomer(s, "BGPAdvertisement", "adv-0");
             },
-            errors: &[("BGPAdvertisement", "adv-a", "spec.localPref", "conflicts with localPref 200 of BGPAdvertisement adv-0")],
+            errors: &[("BGPAdvertisement", "adv-0", "spec.localPref", "conflicts with localPref 100 of the older BGPAdvertisement adv-a")],
+            warnings: &[],
         },
         Row {
             name: "same value",
             mutate: |s| adv_c(s, "  localPref: 100\n"),
             errors: &[],
+            warnings: &[],
         },
         Row {
-            name: "only one sets it",
+            name: "only one sets it: unset counts as 0, as in MetalLB",
             mutate: |s| {
                 adv_c(s, "");
                 adv_spec(s, "adv-a").local_pref = None;
             },
-            errors: &[],
+            errors: &[("BGPAdvertisement", "adv-c", "spec.localPref", "localPref 200 conflicts with localPref 0 of the older BGPAdvertisement adv-a")],
+            warnings: &[],
         },
         Row {
             name: "different aggregation, different prefixes",
             mutate: |s| adv_c(s, "  aggregationLength: 25\n"),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "disjoint peers",
             mutate: |s| adv_c(s, "  peers: [peer-b]\n"),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "disjoint nodes",
@@ -222,6 +205,7 @@ fn local_pref() {
                 adv_spec(s, "adv-a").node_selectors = vec![sel("matchLabels: {rack: r1}")];
             },
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "overlapping nodes",
@@ -230,11 +214,13 @@ fn local_pref() {
                 adv_spec(s, "adv-a").node_selectors = vec![sel("matchLabels: {rack: r1}")];
             },
             errors: &[("BGPAdvertisement", "adv-c", "spec.localPref", "node node-a is selected by both")],
+            warnings: &[],
         },
         Row {
             name: "serviceSelectors are exempt, as in MetalLB",
             mutate: |s| adv_c(s, "  serviceSelectors: [{matchLabels: {app: web}}]\n"),
             errors: &[],
+            warnings: &[],
         },
     ]);
 }

@@ -2,9 +2,6 @@ use crate::core::validate::testing::*;
 
 #[test]
 fn bfd_profiles() {
-    let cascade = |first: Expect| -> &'static [Expect] {
-        Box::leak(vec![first, BFD_DEPENDENTS[0], BFD_DEPENDENTS[1]].into_boxed_slice())
-    };
     run(&[
         Row {
             name: "bounds are inclusive",
@@ -17,56 +14,62 @@ fn bfd_profiles() {
                 b.minimum_ttl = Some(254);
             },
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "receiveInterval",
             mutate: |s| bfd_spec(s).receive_interval = Some(9),
-            errors: cascade((
+            errors: &[(
                 "BFDProfile",
                 "fast",
                 "spec.receiveInterval",
                 "9 is out of range 10-60000",
-            )),
+            )],
+            warnings: &[BFD_DEPENDENT],
         },
         Row {
             name: "transmitInterval",
             mutate: |s| bfd_spec(s).transmit_interval = Some(60001),
-            errors: cascade((
+            errors: &[(
                 "BFDProfile",
                 "fast",
                 "spec.transmitInterval",
                 "out of range 10-60000",
-            )),
+            )],
+            warnings: &[BFD_DEPENDENT],
         },
         Row {
             name: "echoInterval",
             mutate: |s| bfd_spec(s).echo_interval = Some(0),
-            errors: cascade((
+            errors: &[(
                 "BFDProfile",
                 "fast",
                 "spec.echoInterval",
                 "out of range 10-60000",
-            )),
+            )],
+            warnings: &[BFD_DEPENDENT],
         },
         Row {
             name: "detectMultiplier",
             mutate: |s| bfd_spec(s).detect_multiplier = Some(1),
-            errors: cascade((
+            errors: &[(
                 "BFDProfile",
                 "fast",
                 "spec.detectMultiplier",
                 "out of range 2-255",
-            )),
+            )],
+            warnings: &[BFD_DEPENDENT],
         },
         Row {
             name: "minimumTtl",
             mutate: |s| bfd_spec(s).minimum_ttl = Some(255),
-            errors: cascade((
+            errors: &[(
                 "BFDProfile",
                 "fast",
                 "spec.minimumTtl",
                 "out of range 1-254",
-            )),
+            )],
+            warnings: &[BFD_DEPENDENT],
         },
     ]);
 }

@@ -13,6 +13,7 @@ fn peers() {
                 "spec.myASN",
                 "0 is not a valid AS number",
             )],
+            warnings: &[],
         },
         Row {
             name: "peerASN 0",
@@ -23,11 +24,13 @@ fn peers() {
                 "spec.peerASN",
                 "0 is not a valid AS number",
             )],
+            warnings: &[],
         },
         Row {
             name: "peerASN and dynamicASN",
             mutate: |s| peer_spec(s, "peer-b").dynamic_asn = Some(DynamicAsn::External),
             errors: &[("BGPPeer", "peer-b", "spec.dynamicASN", "mutually exclusive")],
+            warnings: &[],
         },
         Row {
             name: "neither peerASN nor dynamicASN",
@@ -38,6 +41,7 @@ fn peers() {
                 "spec.peerASN",
                 "one of peerASN and dynamicASN is required",
             )],
+            warnings: &[],
         },
         Row {
             name: "dynamicASN alone is fine",
@@ -46,11 +50,13 @@ fn peers() {
                 peer_spec(s, "peer-b").dynamic_asn = Some(DynamicAsn::External);
             },
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "peerAddress and interface",
             mutate: |s| peer_spec(s, "peer-b").interface = some("eth0"),
             errors: &[("BGPPeer", "peer-b", "spec.interface", "mutually exclusive")],
+            warnings: &[],
         },
         Row {
             name: "neither peerAddress nor interface",
@@ -61,6 +67,7 @@ fn peers() {
                 "spec.peerAddress",
                 "one of peerAddress and interface is required",
             )],
+            warnings: &[],
         },
         Row {
             name: "interface alone is fine",
@@ -69,6 +76,7 @@ fn peers() {
                 peer_spec(s, "peer-b").interface = some("eth0.100");
             },
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "peerAddress not an IP",
@@ -79,6 +87,7 @@ fn peers() {
                 "spec.peerAddress",
                 "\"198.51.100.256\" is not an IP address",
             )],
+            warnings: &[],
         },
         Row {
             name: "peerAddress multicast",
@@ -89,6 +98,7 @@ fn peers() {
                 "spec.peerAddress",
                 "not a unicast address",
             )],
+            warnings: &[],
         },
         Row {
             name: "interface with a space",
@@ -100,8 +110,9 @@ fn peers() {
                 "BGPPeer",
                 "peer-b",
                 "spec.interface",
-                "not a valid interface name",
+                "is not an interface name FRR takes: it may contain only",
             )],
+            warnings: &[],
         },
         Row {
             name: "interface longer than 15",
@@ -113,8 +124,9 @@ fn peers() {
                 "BGPPeer",
                 "peer-b",
                 "spec.interface",
-                "not a valid interface name",
+                "longer than 15 characters",
             )],
+            warnings: &[],
         },
         Row {
             name: "sourceAddress of the other family",
@@ -125,6 +137,7 @@ fn peers() {
                 "spec.sourceAddress",
                 "different IP families",
             )],
+            warnings: &[],
         },
         Row {
             name: "sourceAddress garbage",
@@ -135,11 +148,13 @@ fn peers() {
                 "spec.sourceAddress",
                 "not an IP address",
             )],
+            warnings: &[],
         },
         Row {
             name: "peerPort 0",
             mutate: |s| peer_spec(s, "peer-b").peer_port = Some(0),
             errors: &[("BGPPeer", "peer-b", "spec.peerPort", "not a valid port")],
+            warnings: &[],
         },
         Row {
             name: "routerID IPv6",
@@ -150,23 +165,26 @@ fn peers() {
                 "spec.routerID",
                 "a BGP router ID is an IPv4 address",
             )],
+            warnings: &[],
         },
         Row {
             name: "routerID garbage",
             mutate: |s| peer_spec(s, "peer-b").router_id = some("router-1"),
             errors: &[("BGPPeer", "peer-b", "spec.routerID", "not an IPv4 address")],
+            warnings: &[],
         },
         Row {
-            name: "ebgpMultiHop on iBGP",
+            name: "ebgpMultiHop on iBGP: accepted, as MetalLB does, with a warning",
             mutate: |s| {
                 peer_spec(s, "peer-b").peer_asn = Some(65100);
                 peer_spec(s, "peer-b").ebgp_multi_hop = Some(true);
             },
-            errors: &[(
+            errors: &[],
+            warnings: &[(
                 "BGPPeer",
                 "peer-b",
                 "spec.ebgpMultiHop",
-                "this peer is iBGP",
+                "this peer is iBGP (its AS is ours): FRR ignores it",
             )],
         },
         Row {
@@ -176,7 +194,8 @@ fn peers() {
                 peer_spec(s, "peer-b").dynamic_asn = Some(DynamicAsn::Internal);
                 peer_spec(s, "peer-b").ebgp_multi_hop = Some(true);
             },
-            errors: &[(
+            errors: &[],
+            warnings: &[(
                 "BGPPeer",
                 "peer-b",
                 "spec.ebgpMultiHop",
@@ -187,24 +206,29 @@ fn peers() {
             name: "ebgpMultiHop on eBGP is fine",
             mutate: |s| peer_spec(s, "peer-b").ebgp_multi_hop = Some(true),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "vrf with a newline",
             mutate: |s| peer_spec(s, "peer-b").vrf = some("red\nrouter bgp 1"),
-            errors: &[("BGPPeer", "peer-b", "spec.vrf", "not a valid VRF name")],
+            errors: &[(
+                "BGPPeer",
+                "peer-b",
+                "spec.vrf",
+                "is not a VRF name FRR takes: it may contain only",
+            )],
+            warnings: &[],
         },
         Row {
-            name: "unknown BFD profile",
+            name: "unknown BFD profile: BFD stays on with FRR's defaults",
             mutate: |s| peer_spec(s, "peer-a").bfd_profile = some("nope"),
-            errors: &[
-                (
-                    "BGPPeer",
-                    "peer-a",
-                    "spec.bfdProfile",
-                    "unknown BFDProfile nope",
-                ),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[],
+            warnings: &[(
+                "BGPPeer",
+                "peer-a",
+                "spec.bfdProfile",
+                "BFDProfile nope does not exist; BFD stays on with FRR's default timers",
+            )],
         },
     ]);
 }
@@ -215,78 +239,69 @@ fn timers() {
         Row {
             name: "hold below 3s",
             mutate: |s| peer_spec(s, "peer-a").hold_time = some("2s"),
-            errors: &[
-                (
-                    "BGPPeer",
-                    "peer-a",
-                    "spec.holdTime",
-                    "must be 0 or at least 3s",
-                ),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[(
+                "BGPPeer",
+                "peer-a",
+                "spec.holdTime",
+                "must be 0 or at least 3s",
+            )],
+            warnings: &[PEER_A_DEPENDENTS],
         },
         Row {
             name: "hold garbage",
             mutate: |s| peer_spec(s, "peer-a").hold_time = some("ninety"),
-            errors: &[
-                (
-                    "BGPPeer",
-                    "peer-a",
-                    "spec.holdTime",
-                    "invalid duration \"ninety\"",
-                ),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[(
+                "BGPPeer",
+                "peer-a",
+                "spec.holdTime",
+                "invalid duration \"ninety\"",
+            )],
+            warnings: &[PEER_A_DEPENDENTS],
         },
         Row {
             name: "hold without unit",
             mutate: |s| peer_spec(s, "peer-a").hold_time = some("90"),
-            errors: &[
-                ("BGPPeer", "peer-a", "spec.holdTime", "missing unit"),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[("BGPPeer", "peer-a", "spec.holdTime", "missing unit")],
+            warnings: &[PEER_A_DEPENDENTS],
         },
         Row {
             name: "fractional hold",
             mutate: |s| peer_spec(s, "peer-a").hold_time = some("4.5s"),
-            errors: &[
-                (
-                    "BGPPeer",
-                    "peer-a",
-                    "spec.holdTime",
-                    "not a whole number of seconds",
-                ),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[],
+            warnings: &[(
+                "BGPPeer",
+                "peer-a",
+                "spec.holdTime",
+                "4.5s is not a whole number of seconds; FRR takes 4s, as MetalLB truncates it",
+            )],
         },
         Row {
             name: "hold above FRR's limit",
             mutate: |s| peer_spec(s, "peer-a").hold_time = some("19h"),
-            errors: &[
-                ("BGPPeer", "peer-a", "spec.holdTime", "longer than 65535s"),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[("BGPPeer", "peer-a", "spec.holdTime", "longer than 65535s")],
+            warnings: &[PEER_A_DEPENDENTS],
         },
         Row {
             name: "keepalive above hold",
             mutate: |s| peer_spec(s, "peer-a").keepalive_time = some("2m"),
-            errors: &[
-                (
-                    "BGPPeer",
-                    "peer-a",
-                    "spec.keepaliveTime",
-                    "keepaliveTime 120s exceeds holdTime 90s",
-                ),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[(
+                "BGPPeer",
+                "peer-a",
+                "spec.keepaliveTime",
+                "keepaliveTime 120s exceeds holdTime 90s",
+            )],
+            warnings: &[PEER_A_DEPENDENTS],
         },
         Row {
-            name: "keepalive 0 with a hold time",
+            name: "keepalive 0 with a hold time: accepted (FRR takes timers 0 H), with a warning",
             mutate: |s| peer_spec(s, "peer-a").keepalive_time = some("0s"),
-            errors: &[
-                ("BGPPeer", "peer-a", "spec.keepaliveTime", "would expire"),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[],
+            warnings: &[(
+                "BGPPeer",
+                "peer-a",
+                "spec.keepaliveTime",
+                "keepaliveTime 0 sends no keepalives while holdTime is 90s",
+            )],
         },
         Row {
             name: "keepalive alone too long to derive a hold",
@@ -297,20 +312,23 @@ fn timers() {
                 "spec.keepaliveTime",
                 "implies a holdTime of 75600s",
             )],
+            warnings: &[],
         },
         Row {
             name: "connectTime 0",
             mutate: |s| peer_spec(s, "peer-b").connect_time = some("0s"),
             errors: &[("BGPPeer", "peer-b", "spec.connectTime", "at least 1s")],
+            warnings: &[],
         },
         Row {
             name: "connectTime fractional",
             mutate: |s| peer_spec(s, "peer-b").connect_time = some("1500ms"),
-            errors: &[(
+            errors: &[],
+            warnings: &[(
                 "BGPPeer",
                 "peer-b",
                 "spec.connectTime",
-                "not a whole number of seconds",
+                "1500ms is not a whole number of seconds; FRR takes 1s",
             )],
         },
     ]);
@@ -336,7 +354,7 @@ fn timer_derivation() {
         let mut s = baseline();
         peer_spec(&mut s, "peer-b").hold_time = hold.map(Into::into);
         peer_spec(&mut s, "peer-b").keepalive_time = keepalive.map(Into::into);
-        let v = validate(&s);
+        let v = check(&s);
         assert_eq!(v.errors, vec![], "{hold:?} {keepalive:?}");
         assert_eq!(
             v.config.peers["peer-b"].timers, *want,
@@ -359,71 +377,52 @@ fn passwords() {
                 "spec.passwordSecret",
                 "mutually exclusive",
             )],
+            warnings: &[],
         },
         Row {
-            name: "password with a newline",
+            name: "password with a newline: never rendered, the session keeps FRR's password",
             mutate: |s| {
                 peer_spec(s, "peer-a").password =
                     some("s3cret-value\n neighbor 1.2.3.4 remote-as 1")
             },
-            errors: &[
-                ("BGPPeer", "peer-a", "spec.password", "newline"),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-a", "spec.password", "newline or another control character, which FRR cannot take; the session keeps the password FRR runs for it")],
         },
         Row {
             name: "password with a tab",
             mutate: |s| peer_spec(s, "peer-a").password = some("s3cret-value\tx"),
-            errors: &[
-                ("BGPPeer", "peer-a", "spec.password", "control character"),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-a", "spec.password", "control character")],
         },
         Row {
             name: "password with trailing space",
             mutate: |s| peer_spec(s, "peer-a").password = some("s3cret-value "),
-            errors: &[
-                (
-                    "BGPPeer",
-                    "peer-a",
-                    "spec.password",
-                    "leading or trailing whitespace",
-                ),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-a", "spec.password", "contains whitespace; FRR takes a password of one word")],
         },
         Row {
             name: "password too long",
             mutate: |s| peer_spec(s, "peer-a").password = Some(SECRET.repeat(7)),
-            errors: &[
-                ("BGPPeer", "peer-a", "spec.password", "80 bytes"),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-a", "spec.password", "longer than 80 bytes")],
         },
         Row {
-            name: "inner spaces and ! are fine",
+            name: "inner spaces: FRR takes one word; the session keeps FRR's password",
             mutate: |s| peer_spec(s, "peer-a").password = some("!s3cret value#"),
             errors: &[],
+            warnings: &[("BGPPeer", "peer-a", "spec.password", "contains whitespace; FRR takes a password of one word; the session keeps the password FRR runs for it")],
         },
         Row {
-            name: "secret missing",
+            name: "secret missing: the session keeps FRR's password",
             mutate: |s| s.secrets.clear(),
-            errors: &[(
-                "BGPPeer",
-                "peer-b",
-                "spec.passwordSecret",
-                "Secret metallb-system/peer-pw not found",
-            )],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-b", "spec.passwordSecret", "Secret metallb-system/peer-pw not found; the session keeps the password FRR runs for it")],
         },
         Row {
             name: "secret in another namespace than the peer's by default",
             mutate: |s| secret(s).metadata.namespace = some("default"),
-            errors: &[(
-                "BGPPeer",
-                "peer-b",
-                "spec.passwordSecret",
-                "Secret metallb-system/peer-pw not found",
-            )],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-b", "spec.passwordSecret", "Secret metallb-system/peer-pw not found")],
         },
         Row {
             name: "secret namespace given explicitly",
@@ -436,28 +435,21 @@ fn passwords() {
                     .namespace = some("default");
             },
             errors: &[],
+            warnings: &[("BGPPeer", "peer-b", "spec.passwordSecret", "Secret metallb-system/peer-pw not found"), ("BGPPeer", "peer-b", "spec.passwordSecret.namespace", "\"default\" is ignored: MetalLB and ferrule read the Secret from metallb-system")],
         },
         Row {
             name: "secret of the wrong type",
             mutate: |s| secret(s).type_ = some("Opaque"),
-            errors: &[(
-                "BGPPeer",
-                "peer-b",
-                "spec.passwordSecret",
-                "has type Opaque; kubernetes.io/basic-auth is required",
-            )],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-b", "spec.passwordSecret", "has type Opaque; kubernetes.io/basic-auth is required")],
         },
         Row {
             name: "secret without the password key",
             mutate: |s| {
                 secret(s).data.as_mut().unwrap().remove("password");
             },
-            errors: &[(
-                "BGPPeer",
-                "peer-b",
-                "spec.passwordSecret",
-                "has no key \"password\"",
-            )],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-b", "spec.passwordSecret", "has no key \"password\"")],
         },
         Row {
             name: "secret value with a newline",
@@ -469,12 +461,8 @@ fn passwords() {
                     .unwrap()
                     .insert("password".into(), k8s_openapi::ByteString(v.into_bytes()));
             },
-            errors: &[(
-                "BGPPeer",
-                "peer-b",
-                "spec.passwordSecret",
-                "the password in Secret metallb-system/peer-pw contains a newline",
-            )],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-b", "spec.passwordSecret", "the password in Secret metallb-system/peer-pw contains a newline")],
         },
         Row {
             name: "secret value not UTF-8",
@@ -485,12 +473,8 @@ fn passwords() {
                     .unwrap()
                     .insert("password".into(), k8s_openapi::ByteString(vec![0xff, 0xfe]));
             },
-            errors: &[(
-                "BGPPeer",
-                "peer-b",
-                "spec.passwordSecret",
-                "not valid UTF-8",
-            )],
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-b", "spec.passwordSecret", "not valid UTF-8")],
         },
     ]);
 }
@@ -498,7 +482,7 @@ fn passwords() {
 #[test]
 fn passwords_resolve_and_never_show() {
     let mut s = baseline();
-    let v = validate(&s);
+    let v = check(&s);
     let pw = v.config.peers["peer-b"]
         .password
         .as_ref()
@@ -508,7 +492,7 @@ fn passwords_resolve_and_never_show() {
 
     peer_spec(&mut s, "peer-a").password = Some(format!("{SECRET}\n"));
     peer_spec(&mut s, "peer-b").password = Some(format!(" {SECRET}"));
-    let v = validate(&s);
+    let v = check(&s);
     assert!(!v.errors.is_empty());
     for e in &v.errors {
         assert!(!e.to_string().contains(SECRET), "{e}");
@@ -535,16 +519,19 @@ fn peer_conflicts() {
                 "spec.peerAddress",
                 "BGPPeer peer-a already peers with 198.51.100.1 in the default VRF (node node-a is selected by both)",
             )],
+            warnings: &[],
         },
         Row {
             name: "same address, other VRF",
             mutate: |s| peer_c(s, "  myASN: 65100\n  peerASN: 65009\n  peerAddress: 198.51.100.1\n  vrf: red\n"),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "same address, disjoint nodes",
             mutate: |s| peer_c(s, "  myASN: 65100\n  peerASN: 65009\n  peerAddress: 198.51.100.1\n  nodeSelectors: [{matchLabels: {rack: r2}}]\n"),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "same interface",
@@ -554,21 +541,19 @@ fn peer_conflicts() {
                 peer_c(s, "  myASN: 65100\n  peerASN: 65009\n  interface: eth1\n");
             },
             errors: &[("BGPPeer", "peer-c", "spec.interface", "BGPPeer peer-b already peers with eth1")],
+            warnings: &[],
         },
         Row {
             name: "different myASN on a shared node",
             mutate: |s| peer_c(s, "  myASN: 65200\n  peerASN: 65009\n  peerAddress: 198.51.100.3\n"),
-            errors: &[(
-                "BGPPeer",
-                "peer-c",
-                "spec.myASN",
-                "myASN 65200 differs from myASN 65100 of BGPPeer peer-a in the default VRF (node node-a is selected by both)",
-            )],
+            errors: &[("BGPPeer", "peer-c", "spec.myASN", "myASN 65200 differs from myASN 65100 of the older BGPPeer peer-a in the default VRF (node node-a is selected by both)")],
+            warnings: &[],
         },
         Row {
             name: "different myASN in another VRF",
             mutate: |s| peer_c(s, "  myASN: 65200\n  peerASN: 65009\n  peerAddress: 198.51.100.3\n  vrf: red\n"),
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "different myASN, nodes never meet",
@@ -577,6 +562,7 @@ fn peer_conflicts() {
                 peer_c(s, "  myASN: 65200\n  peerASN: 65009\n  peerAddress: 198.51.100.3\n  nodeSelectors: [{matchLabels: {rack: r2}}]\n");
             },
             errors: &[],
+            warnings: &[],
         },
         Row {
             name: "different routerID on a shared node",
@@ -584,12 +570,14 @@ fn peer_conflicts() {
                 peer_spec(s, "peer-a").router_id = some("10.1.1.1");
                 peer_spec(s, "peer-b").router_id = some("10.1.1.2");
             },
-            errors: &[("BGPPeer", "peer-b", "spec.routerID", "routerID 10.1.1.2 differs from routerID 10.1.1.1 of BGPPeer peer-a")],
+            errors: &[("BGPPeer", "peer-b", "spec.routerID", "routerID 10.1.1.2 differs from routerID 10.1.1.1 of the older BGPPeer peer-a")],
+            warnings: &[],
         },
         Row {
             name: "routerID set on one side only",
             mutate: |s| peer_spec(s, "peer-b").router_id = some("10.1.1.2"),
-            errors: &[],
+            errors: &[("BGPPeer", "peer-b", "spec.routerID", "routerID 10.1.1.2 differs from routerID unset of the older BGPPeer peer-a")],
+            warnings: &[],
         },
         Row {
             name: "no nodes known: identical selectors still conflict",
@@ -598,15 +586,17 @@ fn peer_conflicts() {
                 peer_spec(s, "peer-a").node_selectors.clear();
                 peer_spec(s, "peer-b").my_asn = 65200;
             },
-            errors: &[("BGPPeer", "peer-b", "spec.myASN", "both have the same nodeSelectors")],
+            errors: &[("BGPPeer", "peer-b", "spec.myASN", "no Node is known, so any node may run both")],
+            warnings: &[],
         },
         Row {
-            name: "no nodes known: different selectors cannot be judged",
+            name: "no nodes known: any two may share a node, as in MetalLB",
             mutate: |s| {
                 s.nodes.clear();
                 peer_spec(s, "peer-b").my_asn = 65200;
             },
-            errors: &[],
+            errors: &[("BGPPeer", "peer-b", "spec.myASN", "no Node is known, so any node may run both")],
+            warnings: &[],
         },
     ]);
 }

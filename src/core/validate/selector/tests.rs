@@ -19,6 +19,7 @@ fn label_selectors() {
                 "spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values",
                 "operator In needs at least one value",
             )],
+            warnings: &[],
         },
         Row {
             name: "NotIn with empty values",
@@ -37,6 +38,7 @@ fn label_selectors() {
                 "spec.serviceAllocation.namespaceSelectors[0].matchExpressions[0].values",
                 "operator NotIn needs at least one value",
             )],
+            warnings: &[],
         },
         Row {
             name: "Exists with values",
@@ -45,15 +47,13 @@ fn label_selectors() {
                     "matchExpressions: [{key: rack, operator: Exists, values: [r1]}]",
                 )]
             },
-            errors: &[
-                (
-                    "BGPPeer",
-                    "peer-a",
-                    "spec.nodeSelectors[0].matchExpressions[0].values",
-                    "operator Exists takes no values",
-                ),
-                PEER_A_DEPENDENTS,
-            ],
+            errors: &[(
+                "BGPPeer",
+                "peer-a",
+                "spec.nodeSelectors[0].matchExpressions[0].values",
+                "operator Exists takes no values",
+            )],
+            warnings: &[PEER_A_DEPENDENTS],
         },
         Row {
             name: "unknown operator",
@@ -68,6 +68,7 @@ fn label_selectors() {
                 "spec.nodeSelectors[0].matchExpressions[0].operator",
                 "unknown operator \"Gt\"",
             )],
+            warnings: &[],
         },
         Row {
             name: "invalid key",
@@ -80,6 +81,7 @@ fn label_selectors() {
                 "spec.serviceSelectors[0].matchLabels",
                 "invalid label key \"bad key\"",
             )],
+            warnings: &[],
         },
         Row {
             name: "invalid value",
@@ -93,6 +95,7 @@ fn label_selectors() {
                 "spec.ipAddressPoolSelectors[0].matchLabels",
                 "invalid label value \"-b\"",
             )],
+            warnings: &[],
         },
         Row {
             name: "same selector twice",
@@ -107,6 +110,7 @@ fn label_selectors() {
                 "spec.nodeSelectors[1]",
                 "listed twice",
             )],
+            warnings: &[],
         },
         Row {
             name: "prefixed keys and DoesNotExist are fine",
@@ -116,6 +120,7 @@ fn label_selectors() {
                 )]
             },
             errors: &[],
+            warnings: &[],
         },
     ]);
 }

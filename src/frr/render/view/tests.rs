@@ -1,7 +1,8 @@
 use super::*;
 use crate::core::intent::Announcement;
+use crate::core::limits;
+use crate::core::model::{BfdProfile, RemoteAs};
 use crate::frr::reload::config::parse;
-use crate::frr::render::names::is_safe;
 use crate::frr::render::{render, sha256_hex};
 use proptest::prelude::*;
 
@@ -105,12 +106,12 @@ proptest! {
     ) {
         let reference = render(&intent_with(slot, PLACEHOLDER)).unwrap();
         let result = render(&intent_with(slot, &name));
-        let acceptable = is_safe(&name)
-            && match slot {
-                Slot::Vrf => name != "default",
-                Slot::Interface => name.parse::<IpAddr>().is_err(),
-                Slot::BfdProfile => true,
-            };
+        // What FRR takes is decided by `core::limits`, for validation and rendering alike.
+        let acceptable = match slot {
+            Slot::Vrf => limits::vrf_name(&name).is_ok(),
+            Slot::Interface => limits::interface_name(&name).is_ok(),
+            Slot::BfdProfile => limits::bfd_profile_name(&name).is_ok(),
+        };
         match result {
             Err(e) => {
                 prop_assert!(!acceptable, "{name:?} in {slot:?} rejected: {e}");
