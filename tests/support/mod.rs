@@ -1,5 +1,6 @@
 //! What tests, benches and e2e share: the in-process API server stand-in and its RBAC
-//! check, one scripted FRR, fixtures, FRR's config validator, and polling with a deadline.
+//! check, one scripted FRR, fixtures, FRR's config validator, what a rendered config sends
+//! (`policy`), and polling with a deadline.
 //! Tests use it with `mod support;`; benches and e2e with
 //! `#[path = "../tests/support/mod.rs"] mod support;`.
 #![allow(dead_code)]
@@ -8,6 +9,7 @@ pub mod apiserver;
 pub mod fake_frr;
 pub mod fixtures;
 pub mod frr;
+pub mod policy;
 pub mod rbac;
 
 use std::future::Future;
