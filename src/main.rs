@@ -63,6 +63,9 @@ struct RenderArgs {
     /// Only Services with this loadBalancerClass (default: Services without a class).
     #[arg(long)]
     lb_class: Option<String>,
+    /// As the speaker's --ignore-exclude-lb.
+    #[arg(long)]
+    ignore_exclude_lb: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,6 +129,7 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
     }
     let opts = Options {
         lb_class: args.lb_class.clone(),
+        ignore_exclude_lb: args.ignore_exclude_lb,
     };
     let computed = ferrule::compute(
         &loaded.snapshot,

@@ -181,6 +181,7 @@ pub async fn reconcile_once(
         .retain(|s| s.metadata.deletion_timestamp.is_none());
     let options = pipeline::Options {
         lb_class: opts.lb_class.clone(),
+        ..pipeline::Options::default()
     };
     let computed = pipeline::compute(&snapshot, &options, Addresses::Allocate, &BTreeMap::new());
     // What allocation depends on; the other kinds' problems are the conditions' business.

@@ -178,6 +178,9 @@ pub struct ClusterView<'a> {
     pub held: &'a BTreeMap<ServiceKey, Assignment>,
     pub endpoints: &'a BTreeMap<ServiceKey, Vec<Endpoint>>,
     pub nodes: &'a BTreeMap<String, Node>,
+    /// MetalLB's `--ignore-exclude-lb`: nodes labelled
+    /// `node.kubernetes.io/exclude-from-external-load-balancers` announce like any other.
+    pub ignore_exclude_lb: bool,
 }
 
 /// The routing intent of every node in the view, by node name.
@@ -223,7 +226,7 @@ pub fn node_intent(view: &ClusterView, node: &str) -> NodeIntent {
     let plans = advertisement_plans(config, &this.labels, &sessions, &off_node);
     let pools = pool_index(&plans);
 
-    let node_reason = if this.excluded_from_lb() {
+    let node_reason = if this.excluded_from_lb() && !view.ignore_exclude_lb {
         Some(WithholdReason::NodeExcluded)
     } else if this.network_unavailable {
         Some(WithholdReason::NodeNetworkUnavailable)

@@ -27,6 +27,9 @@ pub enum Addresses {
 pub struct Options {
     /// The loadBalancerClass ferrule answers to; `None` means Services without a class.
     pub lb_class: Option<String>,
+    /// MetalLB's `--ignore-exclude-lb`: the exclude-from-external-load-balancers label does
+    /// not stop a node announcing.
+    pub ignore_exclude_lb: bool,
 }
 
 /// The result of one computation over a snapshot.
@@ -46,6 +49,7 @@ pub struct Computed {
     pub allocation: Allocation,
     pub endpoints: BTreeMap<ServiceKey, Vec<Endpoint>>,
     pub nodes: BTreeMap<String, Node>,
+    pub ignore_exclude_lb: bool,
 }
 
 impl Computed {
@@ -57,6 +61,7 @@ impl Computed {
             held: &self.allocation.held,
             endpoints: &self.endpoints,
             nodes: &self.nodes,
+            ignore_exclude_lb: self.ignore_exclude_lb,
         }
     }
 
@@ -99,7 +104,7 @@ pub fn compute(
     let validate::Validated {
         config,
         mut errors,
-        warnings,
+        mut warnings,
         unusable_pools,
     } = validate::validate(snapshot, &in_use);
     errors.extend(service_errors);
@@ -113,18 +118,30 @@ pub fn compute(
         }
         Addresses::FromStatus => adopt(&config, &unusable_pools, &services),
     };
+    let services: BTreeMap<ServiceKey, Service> = services
+        .into_iter()
+        .filter(|s| s.is_ours)
+        .map(|s| (s.key.clone(), s))
+        .collect();
+    let nodes = cluster::nodes(&snapshot.nodes);
+    warnings.extend(validate::selector_local_pref_warnings(
+        &config,
+        &services,
+        &allocation.assigned,
+        &nodes,
+        &snapshot.namespace,
+    ));
+    warnings.sort();
+    warnings.dedup();
     Computed {
         errors,
         warnings,
         extras: cluster::bgp_extras(snapshot),
-        services: services
-            .into_iter()
-            .filter(|s| s.is_ours)
-            .map(|s| (s.key.clone(), s))
-            .collect(),
+        services,
         allocation,
         endpoints: cluster::endpoints(&snapshot.endpoint_slices),
-        nodes: cluster::nodes(&snapshot.nodes),
+        nodes,
+        ignore_exclude_lb: opts.ignore_exclude_lb,
         config,
         unusable_pools,
     }

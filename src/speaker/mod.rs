@@ -45,6 +45,10 @@ pub struct SpeakerArgs {
     /// Only Services with this loadBalancerClass (default: Services without a class).
     #[arg(long, env = "FERRULE_LB_CLASS")]
     pub lb_class: Option<String>,
+    /// Announce from nodes labelled node.kubernetes.io/exclude-from-external-load-balancers
+    /// too (MetalLB's speaker flag of the same name).
+    #[arg(long, env = "FERRULE_IGNORE_EXCLUDE_LB")]
+    pub ignore_exclude_lb: bool,
     /// Coalescing window after a change, in milliseconds.
     #[arg(long, default_value_t = 20)]
     pub coalesce_ms: u64,
@@ -103,6 +107,7 @@ impl SpeakerArgs {
     pub fn engine_config(&self) -> engine::EngineConfig {
         let mut cfg = engine::EngineConfig::new(&self.node, &self.namespace);
         cfg.pipeline.lb_class = self.lb_class.clone();
+        cfg.pipeline.ignore_exclude_lb = self.ignore_exclude_lb;
         cfg.coalesce = Duration::from_millis(self.coalesce_ms);
         cfg.poll_interval = Duration::from_millis(self.poll_ms);
         // Without a controller (file mode) the speaker hands out addresses itself.

@@ -145,6 +145,7 @@ impl Fixture {
             held: &self.held,
             endpoints: &self.endpoints,
             nodes: &self.nodes,
+            ignore_exclude_lb: false,
         }
     }
     pub fn add_pool(&mut self, p: Pool) -> &mut Self {

@@ -6,9 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::community::Aliases;
 use super::pool::{min_prefix_len, show_range};
 use super::report::{duplicates, Checked, Known, Report};
-use super::selector::{node_overlap, selectors};
+use super::selector::{node_overlap, selectors, Overlap};
 use crate::api;
-use crate::core::model::{Advertisement, Community, Node as ModelNode, Peer, Pool};
+use crate::core::model::{
+    any_matches, Advertisement, Assignment, Community, Config, Node as ModelNode, ObjectRef, Peer,
+    Pool, Service, ServiceKey,
+};
+use crate::core::snapshot::ValidationError;
 
 pub(super) fn advertisement(
     a: &api::BGPAdvertisement,
@@ -209,24 +213,8 @@ fn conflict_on(
     if olp == lp || !other.service_selectors.is_empty() {
         return None;
     }
-    if let (Some(a), Some(b)) = (&adv.peers, &other.peers) {
-        if a.is_disjoint(b) {
-            return None;
-        }
-    }
     for name in adv.pools.intersection(&other.pools) {
-        let Some(pool) = pools.get(name) else {
-            continue;
-        };
-        let has_v4 = pool.ranges.iter().any(|r| r.first.is_ipv4());
-        let has_v6 = pool.ranges.iter().any(|r| !r.first.is_ipv4());
-        // Equal lengths in any family of the pool give equal prefixes there.
-        let same_prefixes = (has_v4 && adv.aggregation_length_v4 == other.aggregation_length_v4)
-            || (has_v6 && adv.aggregation_length_v6 == other.aggregation_length_v6);
-        if !same_prefixes {
-            continue;
-        }
-        if let Some(overlap) = node_overlap(&adv.node_selectors, &other.node_selectors, nodes) {
+        if let Some(overlap) = same_routes(adv, other, name, pools, nodes) {
             return Some(format!(
                 "localPref {lp} conflicts with localPref {olp} of the older BGPAdvertisement {} for IPAddressPool {name}: both announce the same prefixes to the same peers ({overlap})",
                 other.name
@@ -234,6 +222,102 @@ fn conflict_on(
         }
     }
     None
+}
+
+/// Whether `a` and `b` would send the same prefixes of `pool` to the same peers from the
+/// same node: the nodes they share, if so.
+fn same_routes(
+    a: &Advertisement,
+    b: &Advertisement,
+    pool: &str,
+    pools: &BTreeMap<String, Pool>,
+    nodes: &BTreeMap<String, ModelNode>,
+) -> Option<Overlap> {
+    if let (Some(x), Some(y)) = (&a.peers, &b.peers) {
+        if x.is_disjoint(y) {
+            return None;
+        }
+    }
+    let pool = pools.get(pool)?;
+    let has_v4 = pool.ranges.iter().any(|r| r.first.is_ipv4());
+    let has_v6 = pool.ranges.iter().any(|r| !r.first.is_ipv4());
+    // Equal lengths in any family of the pool give equal prefixes there.
+    let same_prefixes = (has_v4 && a.aggregation_length_v4 == b.aggregation_length_v4)
+        || (has_v6 && a.aggregation_length_v6 == b.aggregation_length_v6);
+    if !same_prefixes {
+        return None;
+    }
+    node_overlap(&a.node_selectors, &b.node_selectors, nodes)
+}
+
+/// The localPref rule where serviceSelectors are involved, which only the Services decide:
+/// two advertisements that both apply to one Service and send its prefixes to the same peers
+/// with different localPrefs. MetalLB withdraws such a Service; ferrule announces it with the
+/// higher localPref and warns, on each advertisement with serviceSelectors, once per pair
+/// (naming one Service and how many there are).
+pub fn selector_local_pref_warnings(
+    config: &Config,
+    services: &BTreeMap<ServiceKey, Service>,
+    assignments: &BTreeMap<ServiceKey, Assignment>,
+    nodes: &BTreeMap<String, ModelNode>,
+    namespace: &str,
+) -> Vec<ValidationError> {
+    let selective = config
+        .advertisements
+        .values()
+        .any(|a| !a.service_selectors.is_empty());
+    if !selective {
+        return Vec::new();
+    }
+    // (advertisement with serviceSelectors, the other) -> Services both apply to.
+    let mut pairs: BTreeMap<(&str, &str), Vec<&ServiceKey>> = BTreeMap::new();
+    for (key, a) in assignments {
+        let Some(svc) = services.get(key) else {
+            continue;
+        };
+        let applying: Vec<&Advertisement> = config
+            .advertisements
+            .values()
+            .filter(|adv| adv.pools.contains(&a.pool))
+            .filter(|adv| any_matches(&adv.service_selectors, &svc.labels))
+            .collect();
+        for (i, x) in applying.iter().enumerate() {
+            for y in &applying[i + 1..] {
+                if x.local_pref.unwrap_or(0) == y.local_pref.unwrap_or(0)
+                    || same_routes(x, y, &a.pool, &config.pools, nodes).is_none()
+                {
+                    continue;
+                }
+                for (me, other) in [(x, y), (y, x)] {
+                    if !me.service_selectors.is_empty() {
+                        pairs.entry((&me.name, &other.name)).or_default().push(key);
+                    }
+                }
+            }
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|((me, other), keys)| {
+            let (lp, olp) = (
+                config.advertisements[me].local_pref.unwrap_or(0),
+                config.advertisements[other].local_pref.unwrap_or(0),
+            );
+            let more = match keys.len() {
+                1 => String::new(),
+                n => format!(" and {} more Services", n - 1),
+            };
+            ValidationError::new(
+                ObjectRef::new("BGPAdvertisement", namespace, me),
+                "spec.localPref",
+                format!(
+                    "localPref {lp} and localPref {olp} of BGPAdvertisement {other} both apply to Service {}{more} (same prefixes, same peers); ferrule announces localPref {}, where MetalLB would withdraw the Service",
+                    keys[0],
+                    lp.max(olp)
+                ),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ use super::snapshot::{Snapshot, ValidationError};
 use crate::api;
 use report::{by_age, ours, Known, Problems};
 
+pub use advertisement::selector_local_pref_warnings;
+
 /// The result of validating a snapshot: every usable object, converted; one error per
 /// problem that leaves an object (or the part named) out, one warning per problem the
 /// object is used despite; both sorted.
