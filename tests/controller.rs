@@ -1156,3 +1156,91 @@ async fn validation_conditions_on_metallb_objects() {
     );
     task.abort();
 }
+
+/// The first rule in the controller: a newer pool overlapping the serving one (its name
+/// sorting first), or an invalid one, changes no Service's address, and the controller does
+/// not even write to those Services; a Service created meanwhile gets an address from the
+/// incumbent. A serving pool that turns invalid keeps its Services' addresses (an event
+/// says why), and they are the same once it is fixed.
+#[tokio::test]
+async fn bad_pools_move_no_address() {
+    let server = ApiServer::new();
+    create(&server, NS, &seed_pool()).await;
+    let task = start(&server, "first-rule");
+    for n in ["a", "b"] {
+        create(&server, "default", &lb(n, &[], 443)).await;
+    }
+    let before = wait_assigned(&server, &["a", "b"]).await;
+    let mark = server.requests().len();
+
+    create(&server, NS, &pool("aaa-pool", &["203.0.113.0/25"], true)).await;
+    let why = wait_valid::<IPAddressPool>(&server, "aaa-pool", "False/Conflict").await;
+    assert!(why.contains("prod-pool"), "names the incumbent: {why}");
+    create(&server, NS, &pool("aab-pool", &["not-an-address"], true)).await;
+    wait_valid::<IPAddressPool>(&server, "aab-pool", "False/Invalid").await;
+    wait_valid::<IPAddressPool>(&server, "prod-pool", "True/Valid").await;
+    create(&server, "default", &lb("c", &[], 443)).await;
+    let c = wait_assigned(&server, &["c"]).await["c"];
+    assert!(seed_net().contains(&c));
+    let svc_c = server.object::<Service>(Some("default"), "c").unwrap();
+    assert_eq!(svc_c.annotations()[POOL_ANNOTATION], "prod-pool");
+    for n in ["a", "b"] {
+        assert_eq!(ingress(&server, n), [before[n]], "{n} keeps its address");
+    }
+    let touched: Vec<RequestRecord> = object_writes(&server.requests()[mark..])
+        .into_iter()
+        .filter(|r| r.resource.ends_with("/services") || r.resource.ends_with("/services/status"))
+        .filter(|r| matches!(r.name.as_deref(), Some("a") | Some("b")))
+        .collect();
+    assert!(touched.is_empty(), "no write to a or b: {touched:?}");
+
+    // The serving pool itself breaks: its Services keep their addresses, and say why.
+    // (aaa-pool goes first: with prod-pool unusable it would stop losing the overlap and
+    // take the Services in, at the same addresses.)
+    let pools = Api::<IPAddressPool>::namespaced(server.client(), NS);
+    pools
+        .delete("aaa-pool", &DeleteParams::default())
+        .await
+        .unwrap();
+    pools
+        .patch(
+            "prod-pool",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "addresses": ["garbage"] } })),
+        )
+        .await
+        .unwrap();
+    wait_valid::<IPAddressPool>(&server, "prod-pool", "False/Invalid").await;
+    let (ty, _, note) = wait_event(&server, "b", "AddressKept").await;
+    // A Warning: the Service is not announced until the pool is fixed.
+    assert_eq!(ty, "Warning", "{note}");
+    assert!(
+        note.contains("prod-pool") && note.contains(&before["b"].to_string()),
+        "{note}"
+    );
+    for n in ["a", "b"] {
+        assert_eq!(
+            ingress(&server, n),
+            [before[n]],
+            "{n} keeps its address while broken"
+        );
+    }
+    assert_eq!(ingress(&server, "c"), [c]);
+    pools
+        .patch(
+            "prod-pool",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "addresses": ["203.0.113.0/24"] } })),
+        )
+        .await
+        .unwrap();
+    wait_valid::<IPAddressPool>(&server, "prod-pool", "True/Valid").await;
+    for n in ["a", "b"] {
+        assert_eq!(
+            ingress(&server, n),
+            [before[n]],
+            "{n} has the same address after the fix"
+        );
+    }
+    task.abort();
+}

@@ -251,3 +251,48 @@ async fn a_node_without_endpoints_publishes_why() {
     .await;
     h.stop().await;
 }
+
+/// A status sink that never answers, as a hung API server would.
+struct HungSink;
+
+impl ferrule::StatusSink for HungSink {
+    async fn publish(&mut self, _: &StatusObjects) -> Result<usize, ferrule::SinkError> {
+        std::future::pending().await
+    }
+}
+
+/// Status writes that hang never hold up an apply: the second change is applied while the
+/// first status write is still waiting.
+#[tokio::test]
+async fn a_hung_status_sink_never_stalls_applies() {
+    let frr = FakeFrr::default();
+    let (tx, rx) = watch::channel(Some(Arc::new(seed())));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut cfg = EngineConfig::new("node-21", "metallb-system");
+    cfg.addresses = ferrule::Addresses::Allocate;
+    cfg.coalesce = Duration::from_millis(10);
+    cfg.poll_interval = Duration::from_millis(20);
+    let task = tokio::spawn(engine::run(
+        cfg,
+        rx,
+        frr.clone(),
+        HungSink,
+        Metrics::new(),
+        stop_rx,
+    ));
+    let applied = || frr.0.lock().unwrap().applied.clone();
+    until("first apply", || applied().len() == 1).await;
+    tx.send_replace(Some(Arc::new(seed_without_node21_endpoint())));
+    until("the change applied", || applied().len() == 2).await;
+    assert!(
+        !applied()[1].contains("network 203.0.113.0/32"),
+        "withdrawn"
+    );
+    tx.send_replace(Some(Arc::new(seed())));
+    until("and back", || applied().len() == 3).await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the engine stops although status is stuck")
+        .unwrap();
+}

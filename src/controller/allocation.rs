@@ -22,6 +22,7 @@ use crate::core::allocate::pool_usage;
 use crate::core::model::{Assignment, ServiceKey};
 use crate::core::pipeline::{self, Addresses};
 use crate::core::snapshot::{Snapshot, ValidationError};
+use crate::kube::bounded;
 use crate::kube::events::{self, ServiceEvent};
 use crate::kube::stores::Stores;
 
@@ -40,21 +41,18 @@ pub async fn fetch(client: &Client, namespace: &str) -> Result<Snapshot, Control
     };
     Ok(Snapshot {
         namespace: namespace.to_string(),
-        pools: Api::<IPAddressPool>::namespaced(client.clone(), namespace)
-            .list(&lp)
+        pools: bounded(Api::<IPAddressPool>::namespaced(client.clone(), namespace).list(&lp))
             .await
             .map_err(list_err("IPAddressPool"))?
             .items,
-        services: Api::<Service>::all(client.clone())
-            .list(&lp)
+        services: bounded(Api::<Service>::all(client.clone()).list(&lp))
             .await
             .map_err(list_err("Service"))?
             .items
             .into_iter()
             .map(std::sync::Arc::new)
             .collect(),
-        namespaces: Api::<Namespace>::all(client.clone())
-            .list(&lp)
+        namespaces: bounded(Api::<Namespace>::all(client.clone()).list(&lp))
             .await
             .map_err(list_err("Namespace"))?
             .items,
@@ -287,13 +285,12 @@ pub async fn reconcile_once(
         let rv = pool.resource_version().unwrap_or_default();
         let patch = json!({ "metadata": { "resourceVersion": rv }, "status": want });
         let api: Api<IPAddressPool> = Api::namespaced(client.clone(), &ns);
-        match api
-            .patch_status(
-                &pool.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
+        match bounded(api.patch_status(
+            &pool.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        ))
+        .await
         {
             Ok(_) => {
                 report.writes += 1;
@@ -381,14 +378,14 @@ async fn converge_service(
             "metadata": { "resourceVersion": rv },
             "status": { "loadBalancer": { "ingress": ingress } },
         });
-        let out = api
-            .patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|source| ControllerError::ServiceWrite {
-                service: key.clone(),
-                field: "status.loadBalancer.ingress",
-                source: Box::new(source),
-            })?;
+        let out =
+            bounded(api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch)))
+                .await
+                .map_err(|source| ControllerError::ServiceWrite {
+                    service: key.clone(),
+                    field: "status.loadBalancer.ingress",
+                    source: Box::new(source),
+                })?;
         writes += 1;
         stale.push(std::mem::replace(
             &mut rv,
@@ -403,9 +400,8 @@ async fn converge_service(
         let patch = json!({
             "metadata": { "resourceVersion": rv, "annotations": { POOL_ANNOTATION: want_pool } },
         });
-        let result = api
-            .patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await;
+        let result =
+            bounded(api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))).await;
         // Whatever happens next, the store must not be trusted at the versions we replaced.
         if !stale.is_empty() {
             memory

@@ -23,6 +23,7 @@ use crate::api::{
 };
 use crate::core::pipeline::{self, Addresses, Options};
 use crate::core::snapshot::ValidationError;
+use crate::kube::bounded;
 use crate::kube::stores::Stores;
 use crate::kube::untyped::{self, Unfit};
 
@@ -264,8 +265,7 @@ async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
             .collect();
         all.push(update);
         let patch = json!({ "status": { "conditions": all } });
-        api.patch_status(&key.2, &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        bounded(api.patch_status(&key.2, &PatchParams::default(), &Patch::Merge(&patch))).await?;
         writes += 1;
     }
     Ok(writes)

@@ -115,9 +115,10 @@ pub async fn create(
         reporting_instance: Some(instance.into()),
         ..Default::default()
     };
-    Api::<Event>::namespaced(client.clone(), &namespace)
-        .create(&PostParams::default(), &event)
-        .await?;
+    super::bounded(
+        Api::<Event>::namespaced(client.clone(), &namespace).create(&PostParams::default(), &event),
+    )
+    .await?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::events;
 use super::metrics::Metrics;
+use super::publisher::Deferred;
 use super::sink::StatusSink;
 use super::state::FrrState;
 use super::status::{self, ApplyInfo, StatusObjects};
@@ -354,7 +355,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
 
 /// Runs until `shutdown` turns true. `snapshots` holds `None` until the source has synced:
 /// nothing is applied before that, so a restart never withdraws what FRR announces.
-pub async fn run<F: Frr, S: StatusSink>(
+pub async fn run<F: Frr, S: StatusSink + 'static>(
     cfg: EngineConfig,
     mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
     frr: F,
@@ -367,6 +368,8 @@ pub async fn run<F: Frr, S: StatusSink>(
         let coalesce = cfg.coalesce;
         let mut poll = tokio::time::interval(cfg.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Status is written by a task of its own: a hung API server never holds up an apply.
+        let sink = Deferred::spawn(sink, metrics.clone());
         let mut engine = Engine::new(cfg, frr, sink, metrics);
         let mut recompute_at: Option<tokio::time::Instant> = None;
         let mut retry_at: Option<tokio::time::Instant> = None;

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod events;
 pub mod frr_adapter;
 pub mod metrics;
+pub mod publisher;
 pub mod sink;
 pub mod sources;
 pub mod state;

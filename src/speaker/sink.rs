@@ -15,6 +15,7 @@ use tracing::{debug, info, warn};
 use super::events::{AnnouncementEvent, ANNOUNCED};
 use super::status::StatusObjects;
 use crate::api::status::{BGPSession, ServiceAnnouncement, SpeakerNode, NODE_LABEL};
+use crate::kube::bounded;
 
 const FIELD_MANAGER: &str = "ferrule-speaker";
 
@@ -238,7 +239,7 @@ impl KubeSink {
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), &self.namespace);
         let lp = ListParams::default().labels(&format!("{NODE_LABEL}={}", self.node));
-        Ok(api.list(&lp).await?.items)
+        Ok(bounded(api.list(&lp)).await?.items)
     }
 
     async fn load(&mut self) -> Result<StatusObjects, kube::Error> {
@@ -268,27 +269,25 @@ impl KubeSink {
         let api: Api<K> = Api::namespaced(self.client.clone(), &self.namespace);
         let pp = PatchParams::apply(FIELD_MANAGER).force();
         let name = obj.meta().name.clone().unwrap_or_default();
-        api.patch(&name, &pp, &Patch::Apply(obj)).await?;
-        api.patch_status(&name, &pp, &Patch::Apply(obj)).await?;
+        bounded(api.patch(&name, &pp, &Patch::Apply(obj))).await?;
+        bounded(api.patch_status(&name, &pp, &Patch::Apply(obj))).await?;
         Ok(())
     }
 
     async fn delete(&self, kind: &str, name: &str) -> Result<(), kube::Error> {
         let dp = DeleteParams::default();
         let ns = &self.namespace;
+        let client = || self.client.clone();
         let res = match kind {
-            "bgpsessions" => Api::<BGPSession>::namespaced(self.client.clone(), ns)
-                .delete(name, &dp)
+            "bgpsessions" => bounded(Api::<BGPSession>::namespaced(client(), ns).delete(name, &dp))
                 .await
                 .map(|_| ()),
             "serviceannouncements" => {
-                Api::<ServiceAnnouncement>::namespaced(self.client.clone(), ns)
-                    .delete(name, &dp)
+                bounded(Api::<ServiceAnnouncement>::namespaced(client(), ns).delete(name, &dp))
                     .await
                     .map(|_| ())
             }
-            _ => Api::<SpeakerNode>::namespaced(self.client.clone(), ns)
-                .delete(name, &dp)
+            _ => bounded(Api::<SpeakerNode>::namespaced(client(), ns).delete(name, &dp))
                 .await
                 .map(|_| ()),
         };
