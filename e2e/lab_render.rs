@@ -14,11 +14,15 @@ use std::time::{Duration, Instant};
 use ferrule::{compute, Addresses, Driver, Options};
 use harness::{best_path, tor_config, wait_established, wait_until, Lab};
 
-fn rendered_node21(ibgp: bool) -> (String, String) {
+fn seed_snapshot() -> ferrule::Snapshot {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("containerlab/seed/manifests");
-    let mut snapshot = ferrule::manifests::load_dir(&dir, "metallb-system")
+    ferrule::manifests::load_dir(&dir, "metallb-system")
         .unwrap()
-        .snapshot;
+        .snapshot
+}
+
+fn rendered_node21(ibgp: bool) -> (String, String) {
+    let mut snapshot = seed_snapshot();
     if ibgp {
         for p in &mut snapshot.peers {
             p.spec.peer_asn = Some(p.spec.my_asn);
@@ -82,4 +86,63 @@ async fn seed_config_reaches_the_tor_with_its_community_over_ebgp() {
 #[tokio::test]
 async fn seed_config_carries_local_pref_over_ibgp() {
     check(true).await;
+}
+
+/// MetalLB's `bgpextras` ConfigMap: its lines go after ferrule's config; a line FRR refuses
+/// is left out and reported, and everything else, ferrule's own config and the other extras
+/// lines, applies and announces.
+#[tokio::test]
+async fn bgpextras_lines_frr_refuses_are_reported_and_the_rest_applies() {
+    let Some(lab) = Lab::start(1) else { return };
+    let node = lab.node(0);
+    lab.tor
+        .load_config(&tor_config(65000, &[(node, 65100)]))
+        .unwrap();
+    let mut snapshot = seed_snapshot();
+    let extras = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bgpextras, namespace: metallb-system}\ndata:\n  extras: |\n    ip prefix-list extra-ok seq 5 permit 198.51.100.0/24\n    this is not an frr command\n    ip prefix-list extra-ok seq 10 permit 192.0.2.0/24\n";
+    let d = ferrule::manifests::parse_str(extras, "extras", &mut snapshot);
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    let computed = compute(
+        &snapshot,
+        &Options::default(),
+        Addresses::Allocate,
+        &BTreeMap::new(),
+    );
+    let ip = computed.allocation.assigned.values().next().unwrap().ips[0];
+    let rendered =
+        ferrule::render_node(&computed.node_intent("node-21"), computed.extras.as_deref()).unwrap();
+    assert!(rendered.text.contains("this is not an frr command"));
+
+    let mut driver = Driver::new(node.client());
+    let result = driver.apply_rendered(&rendered).await;
+    assert!(result.is_ok(), "{:?}", result.outcome);
+    assert_eq!(
+        result.refused_extras.len(),
+        1,
+        "{:?}",
+        result.refused_extras
+    );
+    assert!(
+        result.refused_extras[0].contains("this is not an frr command"),
+        "{:?}",
+        result.refused_extras
+    );
+    let running = node.running_config();
+    for line in [
+        "ip prefix-list extra-ok seq 5 permit 198.51.100.0/24",
+        "ip prefix-list extra-ok seq 10 permit 192.0.2.0/24",
+    ] {
+        assert!(running.contains(line), "{line} applied:\n{running}");
+    }
+    wait_established(&lab.tor, node.ipv4, Duration::from_secs(30));
+    wait_until(
+        Duration::from_secs(5),
+        &format!("{ip}/32 at the ToR"),
+        || best_path(&lab.tor, &format!("{ip}/32")).ok_or(()),
+    );
+    // Applying the same again sends nothing and still reports the refused line.
+    let again = driver.apply_rendered(&rendered).await;
+    assert!(again.is_ok(), "{:?}", again.outcome);
+    assert_eq!(again.commands_sent, 0, "{:?}", again.batch);
+    assert_eq!(again.refused_extras, result.refused_extras);
 }

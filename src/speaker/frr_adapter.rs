@@ -14,12 +14,15 @@ pub struct FrrDriver {
     driver: Driver,
     cli: Cli,
     version: Option<String>,
+    /// The daemons' restarts as of the last apply.
+    restarts_seen: u64,
 }
 
 impl FrrDriver {
     pub fn new(cli: Cli) -> Self {
         FrrDriver {
             driver: Driver::new(cli.clone()),
+            restarts_seen: cli.reconnects(),
             cli,
             version: None,
         }
@@ -43,6 +46,12 @@ impl FrrDriver {
 
 impl Frr for FrrDriver {
     async fn apply(&mut self, config: &Rendered) -> Applied {
+        // A restarted daemon runs something else (and may take what it refused before).
+        let restarts = self.cli.reconnects();
+        if restarts != self.restarts_seen {
+            self.restarts_seen = restarts;
+            self.driver.forget_running();
+        }
         let r = self.driver.apply_rendered(config).await;
         let message = match &r.outcome {
             Outcome::Ok => None,

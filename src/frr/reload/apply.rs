@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::{parse, Config, Line};
 use super::diff::{diff, Batch};
@@ -79,6 +79,9 @@ pub struct Driver {
     last_good: Option<(String, Config)>,
     /// Running config as read back after the last verified apply.
     running: Option<Config>,
+    /// Extras lines FRR refused, with what it said: not sent again while the extras still
+    /// hold them (and FRR has not restarted), reported again on every apply.
+    refused: BTreeMap<String, String>,
 }
 
 /// What an apply brings FRR to.
@@ -87,6 +90,8 @@ struct Target {
     keep: Vec<Keep>,
     /// The `bgpextras` lines, by their text: FRR refusing one of these costs only that line.
     extras: BTreeSet<String>,
+    /// Extras lines refused in this apply, by text, with the report.
+    refused: BTreeMap<String, String>,
 }
 
 impl Target {
@@ -105,6 +110,7 @@ impl Target {
             config: parse(&r.text),
             keep: r.keep.clone(),
             extras,
+            refused: BTreeMap::new(),
         }
     }
 
@@ -126,7 +132,19 @@ impl Target {
         out
     }
 
-    /// Leaves out the extras line FRR refused as `command`; false when `command` is not one.
+    /// Leaves out the extras line FRR refused as `command`, remembering `report`; false
+    /// when `command` is not one.
+    fn refuse(&mut self, command: &str, report: String, result: &mut ApplyResult) -> bool {
+        let text = command.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !self.drop_extra(&text) {
+            return false;
+        }
+        result.refused_extras.push(report.clone());
+        self.refused.insert(text, report);
+        true
+    }
+
+    /// Leaves out the extras line `command`; false when `command` is not one.
     fn drop_extra(&mut self, command: &str) -> bool {
         let text = command.split_whitespace().collect::<Vec<_>>().join(" ");
         if !self.extras.contains(&text) {
@@ -192,6 +210,7 @@ impl Driver {
             cli,
             last_good: None,
             running: None,
+            refused: BTreeMap::new(),
         }
     }
 
@@ -204,9 +223,11 @@ impl Driver {
         self.last_good.as_ref().map(|(t, _)| t.as_str())
     }
 
-    /// Forget the cached running config: the next apply reads it first.
+    /// Forget the cached running config (and which extras lines FRR refused): the next
+    /// apply reads it first.
     pub fn forget_running(&mut self) {
         self.running = None;
+        self.refused.clear();
     }
 
     async fn read_running(&self, result: &mut ApplyResult) -> Result<Config, Failure> {
@@ -241,11 +262,18 @@ impl Driver {
             refused_extras: Vec::new(),
         };
         let mut target = Target::new(desired);
+        // Lines FRR refused before are not offered again.
+        self.refused.retain(|line, _| target.extras.contains(line));
+        for (line, said) in &self.refused {
+            target.drop_extra(line);
+            result.refused_extras.push(said.clone());
+        }
         match self.converge(&mut target, &mut result).await {
             Ok(after) => {
                 let good = target.effective(&after);
                 self.running = Some(after);
                 self.last_good = Some((desired.text.clone(), good));
+                self.refused.extend(std::mem::take(&mut target.refused));
             }
             Err((failure, basis)) => {
                 self.running = None;
@@ -304,12 +332,11 @@ impl Driver {
                             .all(|c| target.extras.contains(c.trim()))
                     {
                         for c in rest.config.iter().filter(|c| !is_navigation(c)) {
-                            if target.drop_extra(c) {
-                                result.refused_extras.push(format!(
-                                    "{}: FRR took it but does not show it back",
-                                    redact(c.trim())
-                                ));
-                            }
+                            let report = format!(
+                                "{}: FRR took it but does not show it back",
+                                redact(c.trim())
+                            );
+                            target.refuse(c, report, result);
                         }
                         if diff(&target.effective(&after), &after).is_empty() {
                             return Ok(after);
@@ -336,15 +363,13 @@ impl Driver {
                 }
                 Err(f)
                     if extra_rounds > 0
-                        && f.command.as_deref().is_some_and(|c| target.drop_extra(c)) =>
+                        && f.command.as_deref().is_some_and(|c| {
+                            let report = format!("{c}: {}", f.message);
+                            target.refuse(c, report, result)
+                        }) =>
                 {
                     // A bgpextras line FRR refuses costs only itself.
                     extra_rounds -= 1;
-                    result.refused_extras.push(format!(
-                        "{}: {}",
-                        f.command.as_deref().unwrap_or_default(),
-                        f.message
-                    ));
                     let _ = self.cli.end_configuration().await;
                     basis = self
                         .read_running(result)

@@ -222,5 +222,21 @@ fn local_pref() {
             errors: &[],
             warnings: &[],
         },
+        Row {
+            name: "dual-stack pool: equal prefixes in one family are enough to conflict",
+            mutate: |s| {
+                add(s, "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {name: adv-c}\nspec:\n  ipAddressPools: [pool-b]\n  localPref: 200\n  aggregationLengthV6: 64\n");
+            },
+            errors: &[("BGPAdvertisement", "adv-c", "spec.localPref", "localPref 200 conflicts with localPref 0 of the older BGPAdvertisement adv-b for IPAddressPool pool-b")],
+            warnings: &[],
+        },
+        Row {
+            name: "dual-stack pool: different prefixes in both families do not conflict",
+            mutate: |s| {
+                add(s, "apiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {name: adv-c}\nspec:\n  ipAddressPools: [pool-b]\n  localPref: 200\n  aggregationLength: 26\n  aggregationLengthV6: 64\n");
+            },
+            errors: &[],
+            warnings: &[],
+        },
     ]);
 }

@@ -4,6 +4,21 @@ use crate::core::validate::testing::*;
 fn bfd_profiles() {
     run(&[
         Row {
+            name: "echo mode on a peer sent IPv6 pools: MetalLB refuses it, ferrule warns",
+            mutate: |s| bfd_spec(s).echo_mode = Some(true),
+            errors: &[],
+            warnings: &[("BGPPeer", "peer-a", "spec.bfdProfile", "the BFD profile has echoMode and BGPAdvertisement adv-b sends this peer IPv6 pool pool-b")],
+        },
+        Row {
+            name: "echo mode with IPv4 pools only",
+            mutate: |s| {
+                bfd_spec(s).echo_mode = Some(true);
+                pool_spec(s, "pool-b").addresses.truncate(1);
+            },
+            errors: &[],
+            warnings: &[],
+        },
+        Row {
             name: "bounds are inclusive",
             mutate: |s| {
                 let b = bfd_spec(s);
