@@ -1242,5 +1242,22 @@ async fn bad_pools_move_no_address() {
             "{n} has the same address after the fix"
         );
     }
+
+    // Deleting the pool on purpose does take the addresses away, and says why.
+    pools
+        .delete("prod-pool", &DeleteParams::default())
+        .await
+        .unwrap();
+    let (ty, _, note) = wait_event(&server, "a", "PoolDeleted").await;
+    assert_eq!(ty, "Warning", "{note}");
+    assert!(
+        note.contains("prod-pool") && note.contains(&before["a"].to_string()),
+        "{note}"
+    );
+    eventually("a released", WAIT, || {
+        let empty = ingress(&server, "a").is_empty();
+        async move { empty.then_some(()) }
+    })
+    .await;
     task.abort();
 }

@@ -30,9 +30,13 @@ pub(super) fn communities(objects: &[&api::Community], problems: &mut Problems) 
             let field = format!("spec.communities[{i}]");
             let problem = if a.name.is_empty() {
                 Some(("name", "alias name must not be empty".to_string(), None))
-            } else if a.name.parse::<Community>().is_ok() {
+            } else if a.name.parse::<Community>().is_ok()
+                && a.name.parse::<Community>().ok() != a.value.parse::<Community>().ok()
+            {
                 // Advertisements look aliases up before parsing literals; an alias that
                 // reads as a community value would silently change what that value means.
+                // (Defining a well-known name as its own value, `no-export: 65535:65281`,
+                // as MetalLB users must, changes nothing and is fine.)
                 Some((
                     "name",
                     format!(

@@ -30,6 +30,17 @@ fn communities() {
             warnings: &[("Community", "aliases", "spec.communities[1].name", "reads as a community value")],
         },
         Row {
+            name: "a well-known name defined as its own value, as MetalLB users must",
+            mutate: |s| {
+                aliases(s).push(api::CommunityAlias {
+                    name: "no-export".into(),
+                    value: "65535:65281".into(),
+                })
+            },
+            errors: &[],
+            warnings: &[],
+        },
+        Row {
             name: "alias twice in one object",
             mutate: |s| aliases(s)[1].name = "gold".into(),
             errors: &[],
