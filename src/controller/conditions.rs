@@ -21,8 +21,11 @@ use super::leader::{LeaderTask, Leadership, Pass};
 use crate::api::{
     BFDProfile, BGPAdvertisement, BGPPeer, Community, IPAddressPool, L2Advertisement,
 };
+use crate::core::intent::{node_intent, ClusterView};
+use crate::core::model::ObjectRef;
 use crate::core::pipeline::{self, Addresses, Options};
 use crate::core::snapshot::ValidationError;
+use crate::frr::render::render_node;
 use crate::kube::bounded;
 use crate::kube::stores::Stores;
 use crate::kube::untyped::{self, Unfit};
@@ -220,6 +223,38 @@ impl LeaderTask for Conditions {
     }
 }
 
+/// What the speakers' renderer would leave out of some node's config, as errors on the
+/// objects concerned. Nothing, while validation and rendering agree as they must (both ask
+/// `core::limits`); this keeps `Valid` truthful should they ever not. Sessions, profiles and
+/// routers are what rendering can refuse, so the nodes are rendered without Services.
+fn rendering_refusals(computed: &pipeline::Computed, namespace: &str) -> Vec<ValidationError> {
+    let none = BTreeMap::new();
+    let (no_services, no_assignments) = (BTreeMap::new(), BTreeMap::new());
+    let view = ClusterView {
+        services: &no_services,
+        assignments: &no_assignments,
+        held: &none,
+        ..computed.view()
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for node in computed.nodes.keys() {
+        let Ok(rendered) = render_node(&node_intent(&view, node), None) else {
+            continue;
+        };
+        for l in rendered.left_out {
+            let Some((kind, name)) = l.object.split_once(' ') else {
+                continue;
+            };
+            out.insert(ValidationError::new(
+                ObjectRef::new(kind, namespace, name),
+                "spec",
+                format!("FRR cannot take {} on node {node}: {}", l.what, l.error),
+            ));
+        }
+    }
+    out.into_iter().collect()
+}
+
 async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
     let built = c.stores.snapshot(&c.namespace);
     // The speakers' own computation on the same objects (Secrets included): what they
@@ -242,7 +277,9 @@ async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
         }
     }
     let keys: Vec<Key> = objects.iter().map(|(k, _, _)| k.clone()).collect();
-    let verdicts = verdicts(&keys, &computed.errors, &computed.warnings, &built.unfit);
+    let mut errors = computed.errors.clone();
+    errors.extend(rendering_refusals(&computed, &c.namespace));
+    let verdicts = verdicts(&keys, &errors, &computed.warnings, &built.unfit);
     let mut writes = 0;
     for (key, api, obj) in &objects {
         let conditions: Vec<Condition> = obj
@@ -274,7 +311,42 @@ async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::ObjectRef;
+
+    /// Should validation ever let through what FRR cannot take, the object's condition says
+    /// so. (Validation refuses such a password; the model is edited behind its back here.)
+    #[test]
+    fn what_rendering_would_refuse_shows_in_the_condition() {
+        let mut s = crate::core::snapshot::Snapshot {
+            namespace: "metallb-system".into(),
+            ..Default::default()
+        };
+        let yaml = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {myASN: 65100, peerASN: 65000, peerAddress: 192.0.2.1}\n";
+        crate::input::manifests::parse_str(yaml, "t", &mut s);
+        let mut computed = pipeline::compute(
+            &s,
+            &Options::default(),
+            Addresses::FromStatus,
+            &BTreeMap::new(),
+        );
+        assert!(rendering_refusals(&computed, "metallb-system").is_empty());
+        computed.config.peers.get_mut("tor").unwrap().password =
+            Some(crate::core::model::Password::new("two words".into()));
+        let refused = rendering_refusals(&computed, "metallb-system");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(
+            refused[0].object,
+            ObjectRef::new("BGPPeer", "metallb-system", "tor")
+        );
+        assert!(
+            refused[0].message.contains("on node n1"),
+            "{}",
+            refused[0].message
+        );
+        assert!(
+            !refused[0].message.contains("two words"),
+            "never the password"
+        );
+    }
 
     fn key(kind: &str, name: &str) -> Key {
         (kind.into(), "metallb-system".into(), name.into())
