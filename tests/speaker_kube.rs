@@ -68,6 +68,19 @@ async fn snapshot_from(server: &ApiServer, node: &str) -> Arc<Snapshot> {
 #[tokio::test]
 async fn source_builds_the_node_snapshot_and_caches_only_what_the_node_needs() {
     let server = seeded_server();
+    for (name, text) in [
+        (
+            "bgpextras",
+            "ip prefix-list extra seq 5 permit 198.51.100.0/24\n",
+        ),
+        ("unrelated", "x"),
+    ] {
+        server.seed_raw::<k8s_openapi::api::core::v1::ConfigMap>(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": { "name": name, "namespace": NS },
+            "data": { "extras": text }
+        }));
+    }
     // A Node as the kubelet writes it, with much the speaker has no use for.
     server.seed_raw::<k8s_openapi::api::core::v1::Node>(serde_json::json!({
         "apiVersion": "v1",
@@ -108,6 +121,14 @@ async fn source_builds_the_node_snapshot_and_caches_only_what_the_node_needs() {
         let conditions = status.and_then(|s| s.conditions.as_ref());
         assert!(conditions.is_none_or(|c| c.iter().all(|c| c.type_ == "NetworkUnavailable")));
     }
+    // MetalLB's bgpextras ConfigMap, and only it, reaches the snapshot and the config.
+    assert_eq!(
+        snap.config_maps
+            .iter()
+            .map(|c| c.metadata.name.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["bgpextras"]
+    );
     let fat = snap
         .nodes
         .iter()
@@ -144,6 +165,10 @@ async fn source_builds_the_node_snapshot_and_caches_only_what_the_node_needs() {
         .map(|a| a.prefix.to_string())
         .collect();
     assert_eq!(prefixes, ["203.0.113.5/32"]);
+    assert_eq!(
+        computed.extras.as_deref(),
+        Some("ip prefix-list extra seq 5 permit 198.51.100.0/24\n")
+    );
 }
 
 #[tokio::test]

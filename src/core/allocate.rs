@@ -21,9 +21,13 @@
 //!   the Service, those with a priority first (ascending; 0 means unset, as Go's zero value),
 //!   then by name; then pools without `serviceAllocation`, by name. MetalLB sorts the first
 //!   group with an unstable sort and walks the second in Go map order.
-//! - A pool whose `serviceAllocation` has only a priority admits every Service (MetalLB lists
-//!   it in neither its namespace nor its selector index, so never auto-assigns from it), and
-//!   namespace selectors matching no namespace admit no namespace (MetalLB then admits all).
+//!
+//! As in MetalLB: a pool whose `serviceAllocation` has only a priority (or is empty) admits
+//! every Service and is tried before pools without one; namespace selectors that match no
+//! namespace admit no Service; a pool with a `serviceAllocation` is never a fallback for
+//! Services it does not admit.
+//!
+//! Also on purpose:
 //! - With `metallb.io/allow-shared-ip`, an address already used by a compatible Service in any
 //!   candidate pool is preferred over a free one, so Services meant to share land together.
 //!   MetalLB takes the lowest address that is free or shareable in the first pool with one.
