@@ -714,6 +714,21 @@ impl RouteMonitor {
         while self.events.try_recv().is_ok() {}
     }
 
+    /// Every event since the last `take` or `drain`, plus those arriving within `settle` from
+    /// now: each line as `ip monitor route` printed it (a multipath route spans several).
+    pub fn take(&self, settle: Duration) -> Vec<String> {
+        let deadline = Instant::now() + settle;
+        let mut out = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok((_, line)) => out.push(line),
+                Err(_) => break,
+            }
+        }
+        out.extend(self.events.try_iter().map(|(_, line)| line));
+        out
+    }
+
     /// When the first route event naming `prefix` (e.g. `203.0.113.0`) arrived, waiting at
     /// most `timeout` for it.
     pub fn next_change(&self, prefix: &str, timeout: Duration) -> Option<Instant> {

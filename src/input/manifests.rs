@@ -194,6 +194,11 @@ fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, Manif
 /// content that parsed: a file caught half-written (an editor saving in place) or broken by
 /// an edit keeps its last good content, with an error saying so, instead of taking its
 /// objects away. A new file that does not parse costs only its own documents.
+///
+/// A file cut off mid-write (a writer that died, a full disk, a reader faster than an
+/// in-place save) may still parse (`conditions:` at a half document's end is a null; the
+/// documents after the cut are just missing), so a file whose last good content ended with
+/// a newline and whose content now does not (an empty one too) counts as not parsing.
 #[derive(Debug, Default)]
 pub struct DirReader {
     last_good: BTreeMap<PathBuf, String>,
@@ -229,6 +234,13 @@ impl DirReader {
         self.last_good
             .retain(|p, _| texts.iter().any(|(q, _)| q == p));
         let mut loaded = parse_all(&texts, namespace, trim);
+        for (path, text) in &texts {
+            if let (Ok(text), Some(good)) = (text, self.last_good.get(path)) {
+                if good.ends_with('\n') && !text.ends_with('\n') {
+                    loaded.errors.push(cut_off(path, text));
+                }
+            }
+        }
         // Files that do not parse now but did before: read again with their last good text.
         let broken: BTreeSet<String> = loaded
             .errors
@@ -267,6 +279,25 @@ impl DirReader {
             }
         }
         Ok(loaded)
+    }
+}
+
+/// The error of a file that looks cut off mid-write (see [`DirReader`]).
+fn cut_off(path: &Path, text: &str) -> ManifestError {
+    let docs = split_documents(text);
+    let what = if text.is_empty() {
+        "is empty"
+    } else {
+        "ends mid-line"
+    };
+    ManifestError::Document {
+        at: Location {
+            file: path.display().to_string(),
+            doc: docs.len() as u32,
+            line: docs.last().map_or(1, |d| d.0),
+            item: None,
+        },
+        message: format!("the file {what} where it ended with a newline: it looks cut off mid-write (delete the file to delete its objects)"),
     }
 }
 

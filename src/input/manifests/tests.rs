@@ -249,3 +249,46 @@ fn separators_follow_kubectl() {
     assert_eq!(docs, [(1, "a: 1\n"), (3, "b: 2\n"), (5, "c: 3\n---x: 4\n")]);
     assert_eq!(split_documents(""), [(1, "")]);
 }
+
+#[test]
+fn a_file_cut_off_mid_write_keeps_its_last_good_content() {
+    let dir = std::env::temp_dir().join(format!("ferrule-dir-reader-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("pools.yaml");
+    let two = format!("{POOL}---\n{}", POOL.replace("name: p", "name: q"));
+    let mut reader = DirReader::default();
+    let names = |l: &Loaded| -> Vec<String> {
+        l.snapshot
+            .pools
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
+    };
+    std::fs::write(&file, &two).unwrap();
+    assert_eq!(names(&reader.load(&dir, "ns", None).unwrap()), ["p", "q"]);
+    // Cut in q's `kind`: what is left parses (p, and a kind nobody reads), yet it is no
+    // deletion of q.
+    let cut_at = two.rfind("IPAddressPool").unwrap() + "IPAddr".len();
+    for cut in [&two[..cut_at], ""] {
+        std::fs::write(&file, cut).unwrap();
+        let l = reader.load(&dir, "ns", None).unwrap();
+        assert_eq!(names(&l), ["p", "q"], "{cut:?}");
+        assert!(
+            l.errors[0].to_string().contains("mid-write"),
+            "{:?}",
+            l.errors
+        );
+        assert!(matches!(l.warnings[..], [Warning::KeptLastGood { .. }]));
+    }
+    // An edit that ends with a newline is taken: q goes.
+    std::fs::write(&file, POOL).unwrap();
+    assert_eq!(names(&reader.load(&dir, "ns", None).unwrap()), ["p"]);
+    // A fresh reader (`ferrule render`) has no last good content: it reads what is there.
+    std::fs::write(&file, &two[..cut_at]).unwrap();
+    assert_eq!(
+        names(&DirReader::default().load(&dir, "ns", None).unwrap()),
+        ["p"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
