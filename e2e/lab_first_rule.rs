@@ -267,6 +267,7 @@ const TOR1_UP: &[(&str, bool)] = &[
     (" neighbor 192.0.2.1 remote-as 65000", true),
     (" neighbor 192.0.2.1 bfd profile tor-bfd", true),
     (" neighbor 192.0.2.1 password s3cret-tor1", true),
+    (" neighbor 192.0.2.1 shutdown", false),
     ("  network 203.0.113.0/32 ", true),
     ("  network 203.0.113.1/32 ", true),
 ];
@@ -321,8 +322,8 @@ spec:
         )
         .blames("IPAddressPool metallb-system/aaa-pool", "prod-pool")
         .frr(TOR1_UP),
-        // The newcomer is configured (FRR really changes) without the password it cannot
-        // have; the advertisement does not name it, so it is sent nothing.
+        // The newcomer is configured (FRR really changes) but shut down: with no password
+        // FRR runs for it, it never runs without the one it was meant to have.
         Case::new(
             "a new BGPPeer whose password has an inner space",
             Edit::Write(
@@ -333,6 +334,7 @@ spec:
         .blames("BGPPeer metallb-system/tor3", "password")
         .frr(&[
             (" neighbor 192.0.2.3 remote-as 65000", true),
+            (" neighbor 192.0.2.3 shutdown", true),
             (" neighbor 192.0.2.3 password", false),
             (" neighbor 192.0.2.1 password s3cret-tor1", true),
         ]),
@@ -343,6 +345,7 @@ spec:
         .blames("BGPPeer metallb-system/tor4", "80 bytes")
         .frr(&[
             (" neighbor 192.0.2.4 remote-as 65000", true),
+            (" neighbor 192.0.2.4 shutdown", true),
             (" neighbor 192.0.2.4 password", false),
             (" neighbor 192.0.2.1 password s3cret-tor1", true),
         ]),

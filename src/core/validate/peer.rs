@@ -273,7 +273,7 @@ pub(super) fn peer(p: &api::BGPPeer, secrets: &[Secret], bfd: &Known<BfdProfile>
 
     // A password that cannot be had keeps the session as FRR runs it: dropping the password
     // (or the session) would take down a session that may be up.
-    let keep = "the session keeps the password FRR runs for it";
+    let keep = "the session keeps the password FRR runs for it (a session FRR runs no password for stays shut down)";
     let (password, keep_password) = match (set(&s.password), &s.password_secret) {
         (Some(_), Some(_)) => {
             r.err(

@@ -118,14 +118,17 @@ impl Target {
     fn effective(&self, running: &Config) -> Config {
         let mut out = self.config.clone();
         for k in &self.keep {
-            let Some(line) = find(&running.lines, &k.context)
+            let kept = find(&running.lines, &k.context)
                 .and_then(|ls| ls.iter().find(|l| l.slot == k.slot))
+                .cloned();
+            let Some(line) =
+                kept.or_else(|| k.instead.as_ref().and_then(|i| in_context(&k.context, i)))
             else {
                 continue;
             };
             if let Some(into) = find_mut(&mut out.lines, &k.context) {
-                if !into.iter().any(|l| l.slot == k.slot) {
-                    into.push(line.clone());
+                if !into.iter().any(|l| l.slot == line.slot) {
+                    into.push(line);
                 }
             }
         }
@@ -161,6 +164,24 @@ impl Target {
         }
         prune(&mut self.config.lines, &text)
     }
+}
+
+/// `text` as a line inside the context the openers `path` reach, as the parser reads it.
+fn in_context(path: &[String], text: &str) -> Option<Line> {
+    let mut config = String::new();
+    for (depth, opener) in path.iter().enumerate() {
+        config.push_str(&" ".repeat(depth));
+        config.push_str(opener);
+        config.push('\n');
+    }
+    config.push_str(&" ".repeat(path.len()));
+    config.push_str(text);
+    config.push('\n');
+    let mut lines = parse(&config).lines;
+    for _ in path {
+        lines = std::mem::take(&mut lines.first_mut()?.children);
+    }
+    lines.into_iter().next()
 }
 
 /// The children of the context reached by the openers `path` (by their normalized text).

@@ -24,6 +24,9 @@ pub struct Rendered {
 pub struct Keep {
     pub context: Vec<String>,
     pub slot: String,
+    /// The line to have instead when FRR runs none to keep (for a password: the session
+    /// shut down, never run without the password it was meant to have).
+    pub instead: Option<String>,
 }
 
 /// What one object lost in rendering.

@@ -394,6 +394,7 @@ fn router_view<'a>(
             notes.keep.push(Keep {
                 context: vec![opener.clone()],
                 slot: format!("neighbor {} password", nv.id),
+                instead: Some(format!("neighbor {} shutdown", nv.id)),
             });
         }
         let active: Vec<Family> = [(n.ipv4, Family::V4), (n.ipv6, Family::V6)]
