@@ -599,3 +599,41 @@ async fn ibgp_tor_sees_local_pref() {
     );
     assert!(latency < Duration::from_secs(2));
 }
+
+/// Through vtysh processes, a BGP password never reaches a command line (anyone can read
+/// /proc/PID/cmdline): batches holding one go through vtysh's stdin.
+#[tokio::test]
+async fn passwords_never_reach_vtysh_command_lines() {
+    let Some(lab) = Lab::start(1) else { return };
+    let node = lab.node(0).clone();
+    let log = node.etc.join("vtysh-argv");
+    let mut wrapper: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        "echo \"$*\" >> \"$0\"; exec \"$@\"".into(),
+        log.display().to_string(),
+    ];
+    wrapper.extend(node.uts_wrapper());
+    let mut driver = Driver::new(Cli::Process(node.vtysh_process().with_wrapper(wrapper)));
+    for pw in ["s3cret-first", "s3cret-second"] {
+        let config = format!(
+            "router bgp 65100\n neighbor 192.0.2.1 remote-as 65000\n neighbor 192.0.2.1 password {pw}\nexit\n"
+        );
+        let r = driver.apply(&config).await;
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+        assert!(node
+            .running_config()
+            .contains(&format!("neighbor 192.0.2.1 password {pw}")));
+        assert!(
+            r.batch.iter().all(|c| !c.contains(pw)),
+            "the reported batch is redacted: {:?}",
+            r.batch
+        );
+    }
+    let argv = std::fs::read_to_string(&log).unwrap();
+    assert!(argv.lines().count() >= 2, "vtysh ran: {argv}");
+    assert!(
+        !argv.contains("s3cret"),
+        "a password on a command line:\n{argv}"
+    );
+}

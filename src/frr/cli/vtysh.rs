@@ -14,7 +14,8 @@
 //! - exec commands (`clear bgp ... soft out`) and the read-back of the running config ride in
 //!   the same process, so a change costs one vtysh start (~35-50 ms of its own CPU).
 //!
-//! Batches too large for argv fall back to `vtysh -f /dev/stdin` (same deferred commit, but
+//! Batches too large for argv, or holding a password (never on a command line), go through
+//! `vtysh -f /dev/stdin` (same deferred commit, but
 //! FRR continues after an error; errors come back as `line N:`), then one more `-c` call for
 //! exec commands and the read-back.
 
@@ -278,17 +279,19 @@ impl VtyshProcess {
             return Err(match first {
                 Some((line, message)) => CliError::Rejected {
                     line,
-                    command: config
-                        .get(line.wrapping_sub(1))
-                        .cloned()
-                        .unwrap_or_default(),
+                    command: redact(
+                        &config
+                            .get(line.wrapping_sub(1))
+                            .cloned()
+                            .unwrap_or_default(),
+                    ),
                     node: String::new(),
-                    message,
+                    message: redact(&message),
                 },
                 None => CliError::Failed {
                     command: "vtysh -f".into(),
                     status: out.status.to_string(),
-                    message: format!("{stdout}{stderr}").trim().to_string(),
+                    message: redact(format!("{stdout}{stderr}").trim()),
                 },
             });
         }
@@ -322,7 +325,10 @@ impl Transport for VtyshProcess {
         read_back: bool,
     ) -> Result<BatchOutput, CliError> {
         let bytes: usize = config.iter().chain(exec).map(|c| c.len() + 4).sum();
-        if bytes > MAX_ARGV_BYTES {
+        // A password on vtysh's command line would be readable by anyone (/proc/PID/cmdline):
+        // such batches go through stdin.
+        let secret = config.iter().any(|c| redact(c) != *c);
+        if bytes > MAX_ARGV_BYTES || secret {
             return self.apply_batch_file(config, exec, read_back).await;
         }
         self.apply_batch_args(config, exec, read_back).await
