@@ -145,34 +145,32 @@ fn add(s: &mut Snapshot, yaml: &str) {
     assert!(d.errors.is_empty(), "{:?}", d.errors);
 }
 
-/// Every object of the cluster created at its position in the text, a second apart: the
-/// objects added later by a test are newer.
+/// Gives every metallb.io object without a creationTimestamp this one (seconds).
+fn stamp_unstamped(s: &mut Snapshot, secs: i64) {
+    fn stamp<K: kube::Resource>(list: &mut [K], secs: i64) {
+        let t = Time(k8s_openapi::jiff::Timestamp::from_second(secs).unwrap());
+        for o in list {
+            o.meta_mut()
+                .creation_timestamp
+                .get_or_insert_with(|| t.clone());
+        }
+    }
+    stamp(&mut s.pools, secs);
+    stamp(&mut s.peers, secs);
+    stamp(&mut s.advertisements, secs);
+    stamp(&mut s.bfd_profiles, secs);
+    stamp(&mut s.communities, secs);
+}
+
+/// The cluster, every object created at t = 1,000 s (what a test adds later gets 2,000 s),
+/// with the controller's addresses written to the Services.
 fn settled() -> Snapshot {
     let mut s = Snapshot {
         namespace: NS.into(),
         ..Snapshot::default()
     };
     add(&mut s, CLUSTER);
-    let t = |secs| {
-        Some(Time(
-            k8s_openapi::jiff::Timestamp::from_second(secs).unwrap(),
-        ))
-    };
-    s.pools
-        .iter_mut()
-        .for_each(|o| o.metadata.creation_timestamp = t(1_000));
-    s.peers
-        .iter_mut()
-        .for_each(|o| o.metadata.creation_timestamp = t(1_000));
-    s.advertisements
-        .iter_mut()
-        .for_each(|o| o.metadata.creation_timestamp = t(1_000));
-    s.bfd_profiles
-        .iter_mut()
-        .for_each(|o| o.metadata.creation_timestamp = t(1_000));
-    s.communities
-        .iter_mut()
-        .for_each(|o| o.metadata.creation_timestamp = t(1_000));
+    stamp_unstamped(&mut s, 1_000);
     // The controller's pass: addresses allocated and written to status, the pool to its
     // annotation.
     let addresses = assignments(&s);
@@ -390,44 +388,7 @@ fn a_bad_newcomer_moves_nothing() {
     for (what, yaml, culprit) in cases {
         let mut s = before.clone();
         add(&mut s, yaml);
-        let t = Some(Time(
-            k8s_openapi::jiff::Timestamp::from_second(2_000).unwrap(),
-        ));
-        for o in s
-            .pools
-            .iter_mut()
-            .filter(|o| o.metadata.creation_timestamp.is_none())
-        {
-            o.metadata.creation_timestamp = t.clone();
-        }
-        for o in s
-            .peers
-            .iter_mut()
-            .filter(|o| o.metadata.creation_timestamp.is_none())
-        {
-            o.metadata.creation_timestamp = t.clone();
-        }
-        for o in s
-            .advertisements
-            .iter_mut()
-            .filter(|o| o.metadata.creation_timestamp.is_none())
-        {
-            o.metadata.creation_timestamp = t.clone();
-        }
-        for o in s
-            .communities
-            .iter_mut()
-            .filter(|o| o.metadata.creation_timestamp.is_none())
-        {
-            o.metadata.creation_timestamp = t.clone();
-        }
-        for o in s
-            .bfd_profiles
-            .iter_mut()
-            .filter(|o| o.metadata.creation_timestamp.is_none())
-        {
-            o.metadata.creation_timestamp = t.clone();
-        }
+        stamp_unstamped(&mut s, 2_000);
         assert_eq!(routes(&s), routes_before, "{what}: routes moved");
         assert_eq!(addresses(&s), addresses_before, "{what}: addresses moved");
         assert_eq!(sessions(&s), sessions_before, "{what}: sessions changed");
