@@ -30,7 +30,7 @@ use std::net::IpAddr;
 
 use ferrule::model::{BfdProfile, Password, PeerAddress, RemoteAs, Timers};
 use ferrule::{render, render_node, Announcement, Neighbor, NodeIntent, RenderError, Router};
-use support::frr::frr_check;
+use support::frr::check_golden;
 use support::policy::{community, router_vrfs, simulate, Sent as SentMap};
 
 use Fact::*;
@@ -1943,32 +1943,6 @@ fn golden_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/metallb_frr")
 }
 
-/// Compares (or with `UPDATE_GOLDEN=1` rewrites) the row's golden file and has FRR check it.
-fn check_golden(name: &str, config: &str) -> Result<(), String> {
-    let path = golden_dir().join(format!("{name}.conf"));
-    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(golden_dir()).unwrap();
-        std::fs::write(&path, config).unwrap();
-    }
-    let golden = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "{name}: {}: {e} (UPDATE_GOLDEN=1 creates it)",
-            path.display()
-        )
-    })?;
-    if golden != config {
-        let diff = pretty_assertions::StrComparison::new(&golden, config);
-        return Err(format!(
-            "{name}: rendered config differs from {} (UPDATE_GOLDEN=1 regenerates):\n{diff}",
-            path.display()
-        ));
-    }
-    match frr_check(name, &golden) {
-        Some(Err(e)) => Err(format!("{name}: FRR rejects {}: {e}", path.display())),
-        _ => Ok(()),
-    }
-}
-
 // ---------------------------------------------------------------- the runner
 
 #[test]
@@ -2023,7 +1997,7 @@ fn metallb_frr_scenarios() {
         let wants_error = row.expect.iter().any(|f| matches!(f, RenderError(_)));
         if let (Ok(config), false) = (&rendered, wants_error) {
             goldens.insert(format!("{}.conf", row.name));
-            if let Err(e) = check_golden(row.name, config) {
+            if let Err(e) = check_golden(&golden_dir(), row.name, config) {
                 failures.push(e);
             }
         }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ferrule::model::{BfdProfile, Password, PeerAddress, RemoteAs, Timers};
 use ferrule::{render, Announcement, Neighbor, NodeIntent, RenderError, Router};
 use pretty_assertions::assert_eq;
-use support::frr::{frr_check, validate_with_frr, vtysh_path};
+use support::frr::{validate_with_frr, vtysh_path};
 use support::policy::{community, simulate, Sent};
 
 // ---------------------------------------------------------------- builders
@@ -493,38 +493,14 @@ fn many_prefixes(count: u32) -> NodeIntent {
 
 // ---------------------------------------------------------------- golden files
 
-fn golden_path(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/testdata/render")
-        .join(format!("{name}.conf"))
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/render")
 }
 
-/// Compares (or with `UPDATE_GOLDEN=1` rewrites) one golden file and has FRR check it.
+/// Renders one scenario and checks it against its golden file (see `support::frr`).
 fn check_golden(name: &str, intent: &NodeIntent) -> Result<(), String> {
     let config = render(intent).map_err(|e| format!("{name}: render failed: {e}"))?;
-    let path = golden_path(name);
-    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &config).unwrap();
-    }
-    let golden = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "{name}: {}: {e} (UPDATE_GOLDEN=1 creates it)",
-            path.display()
-        )
-    })?;
-    if golden != config {
-        // pretty_assertions' diff, as text.
-        let diff = pretty_assertions::StrComparison::new(&golden, &config);
-        return Err(format!(
-            "{name}: rendered config differs from {} (UPDATE_GOLDEN=1 regenerates):\n{diff}",
-            path.display()
-        ));
-    }
-    match frr_check(name, &golden) {
-        Some(Err(e)) => Err(format!("{name}: FRR rejects {}: {e}", path.display())),
-        _ => Ok(()),
-    }
+    support::frr::check_golden(&golden_dir(), name, &config)
 }
 
 #[test]
@@ -545,7 +521,7 @@ fn golden_configs() {
         failures.join("\n\n")
     );
     // No stale golden files for scenarios that no longer exist.
-    let dir = golden_path("x").parent().unwrap().to_owned();
+    let dir = golden_dir();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let file = entry.unwrap().file_name().into_string().unwrap();
         let stem = file.strip_suffix(".conf").unwrap_or(&file);

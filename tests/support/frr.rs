@@ -72,6 +72,33 @@ pub fn frr_check(label: &str, config: &str) -> Option<Result<(), String>> {
     Some(validate_with_frr(config))
 }
 
+/// Compares `config` with the golden file `dir/<name>.conf` (rewriting it first with
+/// `UPDATE_GOLDEN=1`), then has FRR check the golden file. The error says which and why.
+pub fn check_golden(dir: &Path, name: &str, config: &str) -> Result<(), String> {
+    let path = dir.join(format!("{name}.conf"));
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(&path, config).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{name}: {}: {e} (UPDATE_GOLDEN=1 creates it)",
+            path.display()
+        )
+    })?;
+    if golden != config {
+        let diff = pretty_assertions::StrComparison::new(&golden, config);
+        return Err(format!(
+            "{name}: rendered config differs from {} (UPDATE_GOLDEN=1 regenerates):\n{diff}",
+            path.display()
+        ));
+    }
+    match frr_check(name, &golden) {
+        Some(Err(e)) => Err(format!("{name}: FRR rejects {}: {e}", path.display())),
+        _ => Ok(()),
+    }
+}
+
 struct TempDir(PathBuf);
 
 impl TempDir {
