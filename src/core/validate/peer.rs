@@ -328,12 +328,9 @@ pub(super) fn peer(p: &api::BGPPeer, secrets: &[Secret], bfd: &Known<BfdProfile>
         );
     }
 
+    // 0 is Go's "unset" (MetalLB renders local-as only when localASN != 0), as is myASN.
     let local_asn = match s.local_asn {
-        None => None,
-        Some(0) => {
-            r.err("spec.localASN", "0 is not a valid AS number (1-4294967295)");
-            None
-        }
+        None | Some(0) => None,
         Some(l) if l == s.my_asn => None,
         Some(l) => match limits::local_as(s.my_asn, remote_as, l) {
             Ok(()) => Some(l),

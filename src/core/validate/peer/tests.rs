@@ -600,3 +600,60 @@ fn peer_conflicts() {
         },
     ]);
 }
+
+#[test]
+fn local_asn() {
+    run(&[
+        Row {
+            name: "localASN on eBGP",
+            mutate: |s| peer_spec(s, "peer-b").local_asn = Some(65300),
+            errors: &[],
+            warnings: &[],
+        },
+        Row {
+            name: "localASN 0 is unset, as Go's zero value is in MetalLB",
+            mutate: |s| peer_spec(s, "peer-b").local_asn = Some(0),
+            errors: &[],
+            warnings: &[],
+        },
+        Row {
+            name: "localASN equal to myASN is no local AS",
+            mutate: |s| peer_spec(s, "peer-b").local_asn = Some(65100),
+            errors: &[],
+            warnings: &[],
+        },
+        Row {
+            name: "localASN on iBGP: FRR refuses it",
+            mutate: |s| {
+                peer_spec(s, "peer-b").peer_asn = Some(65100);
+                peer_spec(s, "peer-b").local_asn = Some(65300);
+            },
+            errors: &[(
+                "BGPPeer",
+                "peer-b",
+                "spec.localASN",
+                "FRR allows a local AS only on eBGP sessions",
+            )],
+            warnings: &[],
+        },
+        Row {
+            name: "localASN equal to peerASN: FRR refuses it",
+            mutate: |s| peer_spec(s, "peer-b").local_asn = Some(65001),
+            errors: &[(
+                "BGPPeer",
+                "peer-b",
+                "spec.localASN",
+                "equal to the peer's AS",
+            )],
+            warnings: &[],
+        },
+    ]);
+    let unset = |l: Option<u32>| {
+        let mut s = baseline();
+        peer_spec(&mut s, "peer-b").local_asn = l;
+        check(&s).config.peers["peer-b"].local_asn
+    };
+    assert_eq!(unset(Some(65300)), Some(65300));
+    assert_eq!(unset(Some(0)), None);
+    assert_eq!(unset(Some(65100)), None);
+}
