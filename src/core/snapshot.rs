@@ -80,20 +80,29 @@ pub struct FirstSeen {
 
 impl FirstSeen {
     pub fn rank(&mut self, snapshot: &mut Snapshot) {
-        let present: std::collections::BTreeSet<ObjectRef> =
-            snapshot.metallb_objects().into_iter().collect();
-        self.ranks.retain(|k, _| present.contains(k));
-        let mut added = false;
-        for o in present {
-            self.ranks.entry(o).or_insert_with(|| {
-                added = true;
-                self.next
-            });
-        }
-        if added {
-            self.next += 1;
-        }
+        let present = snapshot.metallb_objects().into_iter().collect();
+        rank_new(&mut self.ranks, &mut self.next, &present);
         snapshot.first_seen = self.ranks.clone();
+    }
+}
+
+/// The ranking rule, for [`FirstSeen`] and file mode's ledger alike: `ranks` forgets what is
+/// not `present`, and everything present but unranked gets rank `next`, which then moves on.
+pub fn rank_new<K: Ord + Clone>(
+    ranks: &mut BTreeMap<K, u64>,
+    next: &mut u64,
+    present: &std::collections::BTreeSet<K>,
+) {
+    ranks.retain(|k, _| present.contains(k));
+    let mut added = false;
+    for o in present {
+        ranks.entry(o.clone()).or_insert_with(|| {
+            added = true;
+            *next
+        });
+    }
+    if added {
+        *next += 1;
     }
 }
 

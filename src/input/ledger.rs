@@ -21,7 +21,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::{Assignment, ObjectRef, ServiceKey};
-use crate::core::snapshot::Snapshot;
+use crate::core::snapshot::{rank_new, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -126,18 +126,7 @@ impl Ledger {
         let before = c.clone();
         let objects = snapshot.metallb_objects();
         let present: BTreeSet<String> = objects.iter().map(key).collect();
-        c.seen.retain(|k, _| present.contains(k));
-        let rank = c.next;
-        let mut added = false;
-        for o in &present {
-            c.seen.entry(o.clone()).or_insert_with(|| {
-                added = true;
-                rank
-            });
-        }
-        if added {
-            c.next += 1;
-        }
+        rank_new(&mut c.seen, &mut c.next, &present);
         if c != before {
             self.write(&c)?;
         }
