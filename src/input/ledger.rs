@@ -16,6 +16,7 @@ use std::io::Write as _;
 use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,8 @@ pub enum LedgerError {
     },
     #[error("ledger {}: cannot lock it: {source}", path.display())]
     Lock { path: PathBuf, source: nix::Error },
+    #[error("ledger {}: another speaker has held its lock for {waited:?}", path.display())]
+    Busy { path: PathBuf, waited: Duration },
 }
 
 /// What the file holds.
@@ -48,10 +51,15 @@ struct Content {
     pools: BTreeMap<String, String>,
 }
 
+/// How long a speaker waits for another one's lock before it decides without the ledger
+/// (a hung writer must not stall its applies).
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The ledger at one path.
 #[derive(Clone, Debug)]
 pub struct Ledger {
     path: PathBuf,
+    lock_timeout: Duration,
 }
 
 fn key(o: &ObjectRef) -> String {
@@ -60,7 +68,16 @@ fn key(o: &ObjectRef) -> String {
 
 impl Ledger {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Ledger { path: path.into() }
+        Ledger {
+            path: path.into(),
+            lock_timeout: LOCK_TIMEOUT,
+        }
+    }
+
+    /// The same ledger, waiting at most `timeout` for its lock.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -79,17 +96,35 @@ impl Ledger {
         if let Some(dir) = lock_path.parent() {
             std::fs::create_dir_all(dir).map_err(self.io())?;
         }
-        let f = OpenOptions::new()
+        let mut f = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
             .open(&lock_path)
             .map_err(self.io())?;
-        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, source)| LedgerError::Lock {
-            path: lock_path,
-            source,
-        })
+        let started = Instant::now();
+        loop {
+            match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => return Ok(lock),
+                Err((back, nix::Error::EWOULDBLOCK)) if started.elapsed() < self.lock_timeout => {
+                    f = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((_, nix::Error::EWOULDBLOCK)) => {
+                    return Err(LedgerError::Busy {
+                        path: lock_path,
+                        waited: started.elapsed(),
+                    })
+                }
+                Err((_, source)) => {
+                    return Err(LedgerError::Lock {
+                        path: lock_path,
+                        source,
+                    })
+                }
+            }
+        }
     }
 
     fn read(&self) -> Content {
@@ -254,6 +289,21 @@ mod tests {
         let mut s = snapshot(&[]);
         ledger.observe(&mut s).unwrap();
         assert_eq!(s.recorded.keys().collect::<Vec<_>>(), [&web]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A writer that holds the lock and never lets go costs a bounded wait and an error,
+    /// never a stalled speaker.
+    #[test]
+    fn a_held_lock_is_waited_for_only_so_long() {
+        let d = dir();
+        let ledger =
+            Ledger::new(d.join("ledger.json")).with_lock_timeout(Duration::from_millis(50));
+        let held = ledger.lock().unwrap();
+        let err = ledger.observe(&mut snapshot(&["p"])).unwrap_err();
+        assert!(matches!(err, LedgerError::Busy { .. }), "{err}");
+        drop(held);
+        ledger.observe(&mut snapshot(&["p"])).unwrap();
         let _ = std::fs::remove_dir_all(&d);
     }
 }
