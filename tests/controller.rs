@@ -1194,10 +1194,52 @@ async fn bad_pools_move_no_address() {
         .collect();
     assert!(touched.is_empty(), "no write to a or b: {touched:?}");
 
+    // The serving pool edited into a shape ferrule cannot read (its CRD aside): it keeps
+    // meaning what it meant; nothing moves and nothing is deleted.
+    let pools = Api::<IPAddressPool>::namespaced(server.client(), NS);
+    let mark = server.requests().len();
+    Api::<kube::api::DynamicObject>::namespaced_with(
+        server.client(),
+        NS,
+        &kube::api::ApiResource::erase::<IPAddressPool>(&()),
+    )
+    .patch(
+        "prod-pool",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "spec": { "addresses": "203.0.113.0/24" } })),
+    )
+    .await
+    .unwrap();
+    let why = wait_valid::<IPAddressPool>(&server, "prod-pool", "False").await;
+    assert!(why.contains("last version that fitted"), "{why}");
+    create(&server, "default", &lb("d", &[], 443)).await;
+    let d = wait_assigned(&server, &["d"]).await["d"];
+    assert!(
+        seed_net().contains(&d),
+        "allocated from the last fitting prod-pool: {d}"
+    );
+    for n in ["a", "b"] {
+        assert_eq!(ingress(&server, n), [before[n]], "{n} keeps its address");
+    }
+    let touched: Vec<RequestRecord> = object_writes(&server.requests()[mark..])
+        .into_iter()
+        .filter(|r| r.resource.contains("/services"))
+        .filter(|r| matches!(r.name.as_deref(), Some("a") | Some("b") | Some("c")))
+        .collect();
+    assert!(touched.is_empty(), "no write to a, b or c: {touched:?}");
+    pools
+        .patch(
+            "prod-pool",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "addresses": ["203.0.113.0/24"] } })),
+        )
+        .await
+        .unwrap();
+    wait_valid::<IPAddressPool>(&server, "prod-pool", "True/Valid").await;
+
     // The serving pool itself breaks: its Services keep their addresses, and say why.
     // (aaa-pool goes first: with prod-pool unusable it would stop losing the overlap and
     // take the Services in, at the same addresses.)
-    let pools = Api::<IPAddressPool>::namespaced(server.client(), NS);
     pools
         .delete("aaa-pool", &DeleteParams::default())
         .await

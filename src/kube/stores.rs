@@ -40,6 +40,8 @@ pub struct Stores {
     /// When this process first saw each object, shared by every snapshot built from these
     /// stores (the conflict tie-break after creationTimestamp).
     pub first_seen: Arc<Mutex<FirstSeen>>,
+    /// The last version of each metallb.io object that fitted its type.
+    pub last_fit: Arc<Mutex<untyped::LastFit>>,
 }
 
 /// A snapshot and the objects that were left out of it for not fitting their type.
@@ -67,23 +69,29 @@ impl Stores {
 
     /// The current content of every store, as the core reads it.
     pub fn snapshot(&self, namespace: &str) -> Built {
-        fn typed<K>(store: &Option<Store<DynamicObject>>, unfit: &mut Vec<Unfit>) -> Vec<K>
+        fn typed<K>(
+            store: &Option<Store<DynamicObject>>,
+            last_fit: &mut untyped::LastFit,
+            unfit: &mut Vec<Unfit>,
+        ) -> Vec<K>
         where
             K: serde::de::DeserializeOwned + kube::Resource<DynamicType = ()>,
         {
             let Some(store) = store else {
                 return Vec::new();
             };
-            let (ok, mut bad) = untyped::typed(store);
+            let (ok, mut bad) = untyped::typed(store, last_fit);
             unfit.append(&mut bad);
             ok
         }
         let mut unfit = Vec::new();
-        let pools = typed(&self.pools, &mut unfit);
-        let peers = typed(&self.peers, &mut unfit);
-        let advertisements = typed(&self.advertisements, &mut unfit);
-        let bfd_profiles = typed(&self.bfd_profiles, &mut unfit);
-        let communities = typed(&self.communities, &mut unfit);
+        let mut last = self.last_fit.lock().expect("last fitting versions");
+        let pools = typed(&self.pools, &mut last, &mut unfit);
+        let peers = typed(&self.peers, &mut last, &mut unfit);
+        let advertisements = typed(&self.advertisements, &mut last, &mut unfit);
+        let bfd_profiles = typed(&self.bfd_profiles, &mut last, &mut unfit);
+        let communities = typed(&self.communities, &mut last, &mut unfit);
+        drop(last);
         let snapshot = Snapshot {
             namespace: namespace.to_string(),
             pools,
