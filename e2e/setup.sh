@@ -33,6 +33,9 @@ fi
 
 # The machine's Rust toolchain comes from rustup (Cargo.toml's rust-version is newer than
 # Debian's rustc). CI also runs rustfmt and clippy: add them if the toolchain lacks them.
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
+  . "$HOME/.cargo/env"
+fi
 if ! command -v cargo >/dev/null; then
   echo "setup: cargo not found; install Rust with rustup (https://rustup.rs) first" >&2
   exit 1
