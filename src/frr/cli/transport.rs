@@ -82,22 +82,38 @@ pub trait Transport: Send + Sync {
 /// `key-string` token (BGP `neighbor X password P`, vty passwords, key chains). For
 /// anything that may be logged or reported (batches, errors, events).
 pub fn redact(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let mut out: Vec<&str> = Vec::new();
-            let mut secret = false;
-            for tok in line.split(' ') {
-                if secret && !tok.is_empty() {
-                    out.push("<redacted>");
-                    break;
-                }
-                out.push(tok);
-                secret = matches!(tok, "password" | "key-string");
-            }
-            out.join(" ")
-        })
+    text.split('\n')
+        .map(redact_line)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// One line: everything after a secret-bearing token goes, whatever the whitespace around
+/// it (FRR takes `password  p` and `password\tp` as well as `password p`).
+fn redact_line(line: &str) -> String {
+    let mut rest = line;
+    let mut out = String::with_capacity(line.len());
+    loop {
+        let start = rest.len() - rest.trim_start().len();
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        if rest.is_empty() {
+            return out;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let token = &rest[..end];
+        out.push_str(token);
+        rest = &rest[end..];
+        if matches!(
+            token,
+            "password" | "key-string" | "authentication-key" | "md5"
+        ) && !rest.trim().is_empty()
+        {
+            out.push(' ');
+            out.push_str("<redacted>");
+            return out;
+        }
+    }
 }
 
 /// Refuse a command with a newline, NUL or other control character (it would end the
@@ -135,6 +151,19 @@ mod tests {
                 "neighbor 192.0.2.1 timers 3 9",
             ),
             ("a\nenable password p", "a\nenable password <redacted>"),
+            (
+                "neighbor 192.0.2.1 password  two-spaces",
+                "neighbor 192.0.2.1 password <redacted>",
+            ),
+            (
+                "neighbor 192.0.2.1 password\ttab",
+                "neighbor 192.0.2.1 password <redacted>",
+            ),
+            (
+                "neighbor 192.0.2.1 password ",
+                "neighbor 192.0.2.1 password ",
+            ),
+            ("x password a b c", "x password <redacted>"),
         ];
         for (input, want) in table {
             assert_eq!(redact(input), want);

@@ -50,6 +50,9 @@ pub struct ApplyResult {
     /// Commands sent to FRR (config incl. context navigation, and soft clears), over all
     /// attempts; 0 when nothing changed. Restore commands are not counted.
     pub commands_sent: usize,
+    /// Batches sent to FRR (round trips that carried config), restore excluded: 1 for a
+    /// change that went in at once, 0 when nothing changed.
+    pub batches: usize,
     /// Config lines that changed something (navigation not counted).
     pub changes: usize,
     /// sha256 of the desired config text, hex.
@@ -142,6 +145,7 @@ impl Target {
         if !self.drop_extra(&text) {
             return false;
         }
+        let report = redact(&report);
         result.refused_extras.push(report.clone());
         self.refused.insert(text, report);
         true
@@ -276,6 +280,7 @@ impl Driver {
             duration: Duration::ZERO,
             frr_duration: Duration::ZERO,
             commands_sent: 0,
+            batches: 0,
             changes: 0,
             config_hash: sha256_hex(&desired.text),
             batch: Vec::new(),
@@ -300,8 +305,9 @@ impl Driver {
                 self.running = None;
                 let restored = self.restore(basis).await;
                 result.outcome = Outcome::Err {
-                    frr_message: failure.message,
-                    failed_command: failure.command,
+                    // Whatever FRR echoed back may hold a password from the batch.
+                    frr_message: redact(&failure.message),
+                    failed_command: failure.command.as_deref().map(redact),
                     restored,
                 };
             }
@@ -370,7 +376,8 @@ impl Driver {
                         cached = false;
                         continue;
                     }
-                    let shown: Vec<&str> = rest.config.iter().take(8).map(String::as_str).collect();
+                    let shown: Vec<String> =
+                        rest.config.iter().take(8).map(|c| redact(c)).collect();
                     return Err((
                         Failure {
                             message: format!(
@@ -426,15 +433,18 @@ impl Driver {
 
     async fn send(&self, batch: &Batch, result: &mut ApplyResult) -> Result<Config, Failure> {
         result.commands_sent += batch.config.len() + batch.exec.len();
+        result.batches += 1;
         result.changes += batch.changes;
         result.batch.extend(batch.commands().map(|c| redact(c)));
         let t = Instant::now();
         let out = self.cli.apply_batch(&batch.config, &batch.exec, true).await;
         result.frr_duration += t.elapsed();
         let out = out?;
-        result
-            .warnings
-            .extend(out.warnings.into_iter().map(|(c, w)| format!("{c}: {w}")));
+        result.warnings.extend(
+            out.warnings
+                .into_iter()
+                .map(|(c, w)| redact(&format!("{c}: {w}"))),
+        );
         match out.running_config {
             Some(text) => Ok(parse(&text)),
             None => self.read_running(result).await,
