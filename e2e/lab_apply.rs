@@ -44,9 +44,12 @@ impl Calls {
         self.0.as_deref().map(calls).unwrap_or(0)
     }
 
-    fn assert_since(&self, c0: usize, want: usize) {
+    /// The apply `r` went to FRR in `batches` batches, and (vtysh transport) in `processes`
+    /// vtysh processes since `c0`.
+    fn assert_since(&self, c0: usize, r: &ferrule::ApplyResult, batches: usize, processes: usize) {
+        assert_eq!(r.batches, batches, "batches sent: {:?}", r.batch);
         if let Some(counter) = &self.0 {
-            assert_eq!(calls(counter) - c0, want, "vtysh invocations");
+            assert_eq!(calls(counter) - c0, processes, "vtysh invocations");
         }
     }
 }
@@ -256,7 +259,7 @@ async fn service_changes(through_vtysh: bool) {
     let r = driver.apply(&cfg.render()).await;
     let latency = seen.join().unwrap() - t0;
     assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
-    counter.assert_since(c0, 1);
+    counter.assert_since(c0, &r, 1, 1);
     assert_eq!(
         r.batch,
         s(&[
@@ -278,7 +281,7 @@ async fn service_changes(through_vtysh: bool) {
     let r = driver.apply(&cfg.render()).await;
     let latency = seen.join().unwrap() - t0;
     assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
-    counter.assert_since(c0, 1);
+    counter.assert_since(c0, &r, 1, 1);
     assert_eq!(
         r.batch,
         s(&[
@@ -315,7 +318,7 @@ async fn service_changes(through_vtysh: bool) {
     let r = driver.apply(&cfg.render()).await;
     let latency = seen.join().unwrap() - t0;
     assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
-    counter.assert_since(c0, 1);
+    counter.assert_since(c0, &r, 1, 1);
     assert_eq!(
         r.batch,
         s(&[
@@ -357,7 +360,7 @@ async fn service_changes(through_vtysh: bool) {
     let r = driver.apply(&cfg.render()).await;
     assert_eq!(r.outcome, Outcome::Ok);
     assert_eq!((r.commands_sent, r.changes), (0, 0), "{:?}", r.batch);
-    counter.assert_since(c0, 1);
+    counter.assert_since(c0, &r, 0, 1);
 
     // F. A rejected command after a real change: FRR's error comes back, the half-applied
     // change is rolled back, the running config is what it was.

@@ -71,18 +71,49 @@ fn ebgp_and_bfd_come_up_and_the_lab_is_removed() {
     assert!(!harness::alive(bgpd), "bgpd {bgpd} still running");
 }
 
+/// What the panicking thread knew about its lab while it was alive.
+struct LiveLab {
+    ns: String,
+    bgpd: i32,
+    dir: std::path::PathBuf,
+}
+
 #[test]
 fn a_panicking_test_still_removes_its_lab() {
-    // The thread panics with the lab's namespace name while the lab is alive.
+    // The thread panics with what identifies its lab, while the lab is alive.
     let t = std::thread::spawn(|| -> Option<()> {
-        // None = no lab on this machine (skipped loudly).
+        // None = no lab on this machine (skipped loudly; under CI Lab::start panics itself).
         let lab = harness::Lab::start(1)?;
-        let ns = lab.node(0).ns.clone();
-        std::panic::panic_any(ns);
+        let node = lab.node(0);
+        let bgpd: i32 = std::fs::read_to_string(node.run.join("bgpd.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(namespaces().contains(&node.ns) && harness::alive(bgpd));
+        std::panic::panic_any(LiveLab {
+            ns: node.ns.clone(),
+            bgpd,
+            dir: node.run.clone(),
+        });
     });
-    let ns = match t.join() {
+    let live = match t.join() {
         Ok(_) => return, // skipped: no lab here
-        Err(payload) => *payload.downcast::<String>().expect("our payload"),
+        // Any other panic (the lab did not come up, an assert above) is this test's failure.
+        Err(payload) => match payload.downcast::<LiveLab>() {
+            Ok(live) => live,
+            Err(other) => std::panic::resume_unwind(other),
+        },
     };
-    assert!(!namespaces().contains(&ns), "namespace {ns} left behind");
+    assert!(
+        !namespaces().contains(&live.ns),
+        "namespace {} left behind",
+        live.ns
+    );
+    assert!(
+        !harness::alive(live.bgpd),
+        "bgpd {} still running",
+        live.bgpd
+    );
+    assert!(!live.dir.exists(), "{} left behind", live.dir.display());
 }

@@ -52,7 +52,7 @@ pub use crate::speaker::sink::{FileSink, KubeSink, SinkError, StatusSink};
 pub use crate::speaker::sources::{watch_cluster, watch_dir, SnapshotRx, SnapshotTx};
 pub use crate::speaker::state::{FrrState, SessionState};
 pub use crate::speaker::status::{
-    announcements, build as build_status, ApplyInfo, Findings, StatusObjects,
+    announcements, build as build_status, label_value, ApplyInfo, Findings, StatusObjects,
 };
 pub use crate::speaker::table::render as status_table;
 pub use crate::speaker::{run as run_speaker, FrrTransport, SpeakerArgs, SpeakerError};

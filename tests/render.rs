@@ -922,8 +922,8 @@ fn interface_neighbors_are_named_by_interface() {
 #[test]
 fn validate_with_frr_names_the_bad_line() {
     if vtysh_path().is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("vtysh is required under CI=true");
+        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+            panic!("vtysh is required under CI");
         }
         eprintln!("!!! vtysh not found: validate_with_frr test SKIPPED");
         return;

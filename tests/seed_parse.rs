@@ -107,20 +107,69 @@ fn examples_seed_loads_and_validates() {
     check_seed(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed"));
 }
 
+/// The article's manifests, as the user applies them (sha256 of each file in
+/// `../shared/seed/manifests`). `examples/seed` carries them byte for byte, so this test
+/// never depends on a directory outside the clone, and cannot pass on a drifted copy.
+const SEED_FILES: [(&str, &str); 5] = [
+    (
+        "01-pool.yaml",
+        "0c0ccffc657d42051740e7aec4b8b26d2de4eea7496318e81e20ee18d3542b3e",
+    ),
+    (
+        "02-peers.yaml",
+        "a0c94bc8fdcea545404c5d476d9814f51c0bf9625d2dc779defa7abfd1dc106c",
+    ),
+    (
+        "03-advertisement.yaml",
+        "1337963d0d818fa0d5929d0e87fc757fb41232e0168e7ec0136c715ace74d976",
+    ),
+    (
+        "04-service.yaml",
+        "174c3771be565d266ca8739c988d14477de8f4a47330a3f91f353dd9f68d1ffc",
+    ),
+    (
+        "05-bfd.yaml",
+        "2e487a5d24783c2c2d0513f85c4790bbb4c02b68a8721e6615666f184dc3e581",
+    ),
+];
+
 #[test]
 fn shared_seed_loads_and_validates() {
-    let dir = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/seed/manifests"
-    ));
-    if !dir.is_dir() {
-        eprintln!(
-            "SKIPPED shared_seed_loads_and_validates: {} does not exist (CI has ../shared beside the clone)",
-            dir.display()
+    use sha2::{Digest, Sha256};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/seed/manifests");
+    // Only the user's five files, in a directory of their own: nothing of ours helps them.
+    let dir = std::env::temp_dir().join(format!("ferrule-shared-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, sha) in SEED_FILES {
+        let text = std::fs::read(root.join("examples/seed").join(name)).unwrap();
+        assert_eq!(
+            format!("{:x}", Sha256::digest(&text)),
+            sha,
+            "examples/seed/{name} is no longer the article's file"
         );
-        return;
+        if shared.is_dir() {
+            assert_eq!(
+                std::fs::read(shared.join(name)).unwrap(),
+                text,
+                "examples/seed/{name} differs from ../shared"
+            );
+        }
+        std::fs::write(dir.join(name), &text).unwrap();
     }
-    check_seed(dir);
+    let loaded = load(&dir);
+    let v = validate(&loaded.snapshot, &Default::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(v.errors, vec![]);
+    assert_eq!(
+        (
+            v.config.pools.len(),
+            v.config.peers.len(),
+            v.config.advertisements.len()
+        ),
+        (1, 2, 1)
+    );
+    assert!(v.config.bfd_profiles.contains_key("tor-bfd"));
 }
 
 /// The peers file alone still has tor1's holdTime: 90 s derives a 30 s keepalive.
