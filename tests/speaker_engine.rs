@@ -296,3 +296,55 @@ async fn a_hung_status_sink_never_stalls_applies() {
         .expect("the engine stops although status is stuck")
         .unwrap();
 }
+
+/// With nothing changing, status is still re-stamped every heartbeat, so `observedAt` (the
+/// `Reported` column) shows a live speaker as live and a stopped one as stopped.
+#[tokio::test]
+async fn status_is_restamped_every_heartbeat() {
+    let frr = FakeFrr::default();
+    let sink = MemorySink::default();
+    let (_tx, rx) = watch::channel(Some(Arc::new(seed())));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut cfg = EngineConfig::new("node-21", "metallb-system");
+    cfg.addresses = ferrule::Addresses::Allocate;
+    cfg.poll_interval = Duration::from_millis(20);
+    cfg.heartbeat = Duration::from_secs(1);
+    let task = tokio::spawn(engine::run(
+        cfg,
+        rx,
+        frr.clone(),
+        sink.clone(),
+        Metrics::new(),
+        stop_rx,
+    ));
+    let stamp = |o: &ferrule::StatusObjects| {
+        o.node
+            .as_ref()
+            .and_then(|n| n.status.as_ref())
+            .and_then(|s| s.observed_at.clone())
+    };
+    until("first status", || sink.last().is_some()).await;
+    let first = stamp(&sink.last().unwrap()).expect("observedAt set");
+    let writes = sink.count();
+    until("a heartbeat re-stamp", || {
+        sink.last()
+            .and_then(|o| stamp(&o))
+            .is_some_and(|t| t > first)
+    })
+    .await;
+    // Polls in between (every 20 ms, ~50 of them) wrote nothing: one publish per beat.
+    assert!(
+        sink.count() - writes <= 2,
+        "{} publishes in one heartbeat",
+        sink.count() - writes
+    );
+    let last = sink.last().unwrap();
+    for s in &last.sessions {
+        assert_eq!(
+            s.status.as_ref().unwrap().observed_at.as_deref(),
+            stamp(&last).as_deref()
+        );
+    }
+    stop.send(true).unwrap();
+    task.await.unwrap();
+}

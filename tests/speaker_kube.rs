@@ -13,7 +13,7 @@ use ferrule::Snapshot;
 use ferrule::{build_status, engine, ApplyInfo, EngineConfig, KubeSink, Metrics, StatusSink};
 use ferrule::{compute, Addresses, Options};
 use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, ServiceStatus};
-use support::apiserver::ApiServer;
+use support::apiserver::{ApiServer, Fault, Verb};
 use support::eventually;
 use support::fake_frr::FakeFrr;
 use tokio::sync::watch;
@@ -263,7 +263,106 @@ async fn sink_writes_changed_objects_only_and_removes_stale_ones() {
         .filter(|r| r.client.as_deref() == Some("speaker"))
         .collect();
     let unused = support::rbac::assert_granted("ferrule-speaker", &mine);
-    eprintln!("speaker grants not exercised here: {unused:?}");
+    assert!(
+        !unused.contains(&("ferrule.io".into(), "bgpsessions".into(), "delete".into())),
+        "a stale session is deleted here"
+    );
+}
+
+/// One status object the API refuses costs only itself: the others are written once, and
+/// the next publish retries only the refused one.
+#[tokio::test]
+async fn a_refused_status_object_is_retried_alone() {
+    let server = seeded_server();
+    let snap = snapshot_from(&server, "node-21").await;
+    let computed = compute(
+        &snap,
+        &Options::default(),
+        Addresses::FromStatus,
+        &BTreeMap::new(),
+    );
+    let intent = computed.node_intent("node-21");
+    let apply = ApplyInfo {
+        ok: true,
+        ..Default::default()
+    };
+    let objects = build_status(NS, &intent, None, Some(&apply), Default::default());
+    let refused = objects.announcements[0].metadata.name.clone().unwrap();
+    server.inject(Fault {
+        verb: Some(Verb::Patch),
+        resource: Some("serviceannouncements".into()),
+        name: Some(refused.clone()),
+        code: 422,
+        times: usize::MAX,
+        ..Default::default()
+    });
+    let writes = |server: &ApiServer| {
+        server
+            .requests()
+            .into_iter()
+            .filter(|r| r.client.as_deref() == Some("speaker") && r.verb.is_write())
+            .count()
+    };
+    let mut sink = KubeSink::new(server.client_as("speaker"), NS, "node-21");
+    let err = sink.publish(&objects).await.unwrap_err().to_string();
+    assert!(err.contains(&refused), "{err}");
+    assert_eq!(server.objects::<BGPSession>().len(), 2);
+    assert_eq!(server.objects::<SpeakerNode>().len(), 1);
+    assert!(server.objects::<ServiceAnnouncement>().is_empty());
+
+    // The next publish sends the refused object only (one patch), not all four again.
+    let w0 = writes(&server);
+    assert!(sink.publish(&objects).await.is_err());
+    assert_eq!(
+        writes(&server) - w0,
+        1,
+        "only the refused object is retried"
+    );
+
+    server.clear_faults();
+    assert_eq!(sink.publish(&objects).await.unwrap(), 1);
+    assert_eq!(server.objects::<ServiceAnnouncement>().len(), 1);
+    assert_eq!(sink.publish(&objects).await.unwrap(), 0);
+}
+
+/// A node name longer than a label value can be: the objects are labelled and listed with
+/// the same value, which a real API server accepts, so a restarted sink finds them.
+#[tokio::test]
+async fn a_long_node_name_lists_what_it_wrote() {
+    let long = format!("node-{}", "x".repeat(70));
+    let server = seeded_server();
+    let snap = snapshot_from(&server, &long).await;
+    let computed = compute(
+        &snap,
+        &Options::default(),
+        Addresses::FromStatus,
+        &BTreeMap::new(),
+    );
+    let apply = ApplyInfo {
+        ok: true,
+        ..Default::default()
+    };
+    let objects = build_status(
+        NS,
+        &computed.node_intent(&long),
+        None,
+        Some(&apply),
+        Default::default(),
+    );
+    let mut sink = KubeSink::new(server.client_as("speaker"), NS, &long);
+    let written = sink.publish(&objects).await.unwrap();
+    assert!(written >= 1);
+    let mut restarted = KubeSink::new(server.client_as("speaker"), NS, &long);
+    assert_eq!(restarted.publish(&objects).await.unwrap(), 0);
+    let node: Vec<SpeakerNode> = server.objects();
+    let label = &node[0].metadata.labels.as_ref().unwrap()["ferrule.io/node"];
+    assert!(
+        label.len() <= 63 && label.starts_with("node-xxx"),
+        "{label}"
+    );
+    // A second long name sharing the first 63 characters gets its own label value.
+    let other = format!("{long}y");
+    assert_ne!(ferrule::label_value(&other), *label);
 }
 
 /// The whole speaker in Kubernetes mode: reflectors in, FRR (scripted) applied, status and
@@ -282,6 +381,7 @@ async fn kube_mode_speaker_publishes_status_and_service_events() {
     let frr = FakeFrr::established(&["10.0.0.1", "10.0.0.2"]);
     let mut cfg = EngineConfig::new("node-21", NS);
     cfg.poll_interval = Duration::from_millis(50);
+    cfg.owned_status = true; // as `ferrule speaker` sets it in Kubernetes mode
     let (stop, stop_rx) = watch::channel(false);
     let engine = tokio::spawn(engine::run(
         cfg,
@@ -368,6 +468,62 @@ async fn kube_mode_speaker_publishes_status_and_service_events() {
         .unwrap();
     assert_eq!(web.status.as_ref().unwrap().state, "Withdrawn");
 
+    // Every object is tied to node-21's Node and says when the speaker last reported.
+    let node_uid = server
+        .object::<k8s_openapi::api::core::v1::Node>(None, "node-21")
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap();
+    let owners = |m: &kube::api::ObjectMeta| {
+        m.owner_references
+            .iter()
+            .flatten()
+            .map(|r| (r.kind.clone(), r.name.clone(), r.uid.clone()))
+            .collect::<Vec<_>>()
+    };
+    let want = vec![("Node".to_string(), "node-21".to_string(), node_uid)];
+    for s in server.objects::<BGPSession>() {
+        assert_eq!(owners(&s.metadata), want);
+        assert!(s.status.unwrap().observed_at.is_some());
+    }
+    for a in server.objects::<ServiceAnnouncement>() {
+        assert_eq!(owners(&a.metadata), want);
+    }
+    let node: Vec<SpeakerNode> = server.objects();
+    assert_eq!(owners(&node[0].metadata), want);
+    assert!(node[0].status.as_ref().unwrap().observed_at.is_some());
+
+    // The Service goes: so does its announcement.
+    kube::Api::<k8s_openapi::api::core::v1::Service>::namespaced(server.client(), "default")
+        .delete("web", &Default::default())
+        .await
+        .unwrap();
+    eventually("web's ServiceAnnouncement deleted", WAIT, || {
+        let gone = server
+            .objects::<ServiceAnnouncement>()
+            .iter()
+            .all(|a| a.spec.service != "default/web");
+        async move { gone.then_some(()) }
+    })
+    .await;
+
+    // The Node goes: its status objects go with it (garbage collection), and the speaker,
+    // still running, does not write them back over the next polls.
+    kube::Api::<k8s_openapi::api::core::v1::Node>::all(server.client())
+        .delete("node-21", &Default::default())
+        .await
+        .unwrap();
+    let reads = frr.reads();
+    eventually("five more FRR polls after the Node went", WAIT, || {
+        let n = frr.reads();
+        async move { (n >= reads + 5).then_some(()) }
+    })
+    .await;
+    assert!(server.objects::<BGPSession>().is_empty());
+    assert!(server.objects::<ServiceAnnouncement>().is_empty());
+    assert!(server.objects::<SpeakerNode>().is_empty());
+
     stop.send(true).unwrap();
     engine.await.unwrap();
     source.abort();
@@ -376,5 +532,14 @@ async fn kube_mode_speaker_publishes_status_and_service_events() {
         .into_iter()
         .filter(|r| r.client.as_deref() == Some("speaker"))
         .collect();
-    support::rbac::assert_granted("ferrule-speaker", &mine);
+    let unused = support::rbac::assert_granted("ferrule-speaker", &mine);
+    // bgpsessions delete is exercised by sink_writes_changed_objects_only_and_removes_stale_ones.
+    let unused: Vec<_> = unused
+        .into_iter()
+        .filter(|g| *g != ("ferrule.io".into(), "bgpsessions".into(), "delete".into()))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "ferrule-speaker grants nothing calls: {unused:?}"
+    );
 }

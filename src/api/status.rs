@@ -30,6 +30,7 @@ pub const SERVICE_NAME_LABEL: &str = "ferrule.io/service-name";
     printcolumn = r#"{"name":"Sent","type":"integer","jsonPath":".status.prefixesSent"}"#,
     printcolumn = r#"{"name":"Recv","type":"integer","jsonPath":".status.prefixesReceived"}"#,
     printcolumn = r#"{"name":"Up","type":"date","jsonPath":".status.establishedSince"}"#,
+    printcolumn = r#"{"name":"Reported","type":"date","jsonPath":".status.observedAt"}"#,
     printcolumn = r#"{"name":"Error","type":"string","jsonPath":".status.lastError","priority":1}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -59,6 +60,10 @@ pub struct BGPSessionStatus {
     pub established_since: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When the speaker last confirmed this state (RFC 3339), refreshed at least every
+    /// heartbeat: an old time means the speaker stopped reporting, whatever the state says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<String>,
 }
 
 /// Whether one node announces one Service, to whom, and why not.
@@ -117,7 +122,8 @@ pub struct ServiceAnnouncementStatus {
     printcolumn = r#"{"name":"Generation","type":"integer","jsonPath":".status.generation"}"#,
     printcolumn = r#"{"name":"Duration","type":"string","jsonPath":".status.applyDuration"}"#,
     printcolumn = r#"{"name":"FRR","type":"string","jsonPath":".status.frrVersion"}"#,
-    printcolumn = r#"{"name":"Errors","type":"integer","jsonPath":".status.validationErrorCount"}"#
+    printcolumn = r#"{"name":"Errors","type":"integer","jsonPath":".status.validationErrorCount"}"#,
+    printcolumn = r#"{"name":"Reported","type":"date","jsonPath":".status.observedAt"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SpeakerNodeSpec {
@@ -160,4 +166,8 @@ pub struct SpeakerNodeStatus {
     /// Lines of MetalLB's `bgpextras` FRR refused, with its words; the rest applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extras_refused: Vec<String>,
+    /// When the speaker last reported (RFC 3339), refreshed at least every heartbeat: the
+    /// `Reported` column's age says how long ago a speaker stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<String>,
 }

@@ -21,6 +21,8 @@ use super::publisher::Deferred;
 use super::sink::StatusSink;
 use super::state::FrrState;
 use super::status::{self, ApplyInfo, StatusObjects};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
 use crate::api::status::ServiceAnnouncement;
 use crate::core::intent::NodeIntent;
 use crate::core::model::{Assignment, ServiceKey};
@@ -94,6 +96,12 @@ pub struct EngineConfig {
     pub max_backoff: Duration,
     /// File mode: the ledger the addresses handed out are recorded in.
     pub ledger: Option<Ledger>,
+    /// How often status is re-stamped (`observedAt`) when nothing else changed, so a
+    /// speaker that stopped shows as stopped.
+    pub heartbeat: Duration,
+    /// Status is written only while this node's Node exists (Kubernetes mode): objects tie
+    /// to it, and a deleted Node's objects, collected with it, must not come back.
+    pub owned_status: bool,
 }
 
 impl EngineConfig {
@@ -108,6 +116,8 @@ impl EngineConfig {
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
             ledger: None,
+            heartbeat: Duration::from_secs(60),
+            owned_status: false,
         }
     }
 }
@@ -121,6 +131,8 @@ struct Desired {
     warnings: Vec<ValidationError>,
     /// Built once per intent (thousands on a big cluster), shared with every publish.
     announcements: Arc<Vec<ServiceAnnouncement>>,
+    /// This node's Node, which owns its status objects (None until the Node is seen).
+    owner: Option<OwnerReference>,
 }
 
 /// One node's reconcile state.
@@ -145,6 +157,8 @@ pub struct Engine<F: Frr, S: StatusSink> {
     change_seen: Option<Instant>,
     backoff: Backoff,
     restarts: u64,
+    /// The Unix time status was last stamped with (see [`EngineConfig::heartbeat`]).
+    observed_at: Option<i64>,
 }
 
 impl<F: Frr, S: StatusSink> Engine<F, S> {
@@ -167,6 +181,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
             change_seen: None,
             backoff,
             restarts,
+            observed_at: None,
         }
     }
 
@@ -307,10 +322,20 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
         }
         // The kept lines are part of what FRR is brought to.
         let hash = render::sha256_hex(&format!("{}{:?}", rendered.text, rendered.keep));
+        let owner = snapshot
+            .nodes
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(cfg.node.as_str()))
+            .and_then(|n| n.metadata.uid.as_deref())
+            .map(|uid| status::node_owner(&cfg.node, uid));
         let announcements = match &self.desired {
             // Most changes touch no Service this node speaks for: keep the shared list.
-            Some(b) if b.intent == intent => b.announcements.clone(),
-            _ => Arc::new(status::announcements(&cfg.namespace, &intent)),
+            Some(b) if b.intent == intent && b.owner == owner => b.announcements.clone(),
+            _ => {
+                let mut list = status::announcements(&cfg.namespace, &intent);
+                status::set_owner(&mut list, owner.as_ref());
+                Arc::new(list)
+            }
         };
         Ok(Desired {
             rendered,
@@ -319,6 +344,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
             errors: computed.errors,
             warnings: computed.warnings,
             announcements,
+            owner,
         })
     }
 
@@ -328,7 +354,11 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
         let (Some(d), Some(apply)) = (&self.desired, &self.last_apply) else {
             return;
         };
-        let objects = status::build_with(
+        if self.cfg.owned_status && d.owner.is_none() {
+            debug!("this node's Node is not known (yet, or any more): status not written");
+            return;
+        }
+        let mut objects = status::build_with(
             &self.cfg.namespace,
             &d.intent,
             d.announcements.clone(),
@@ -340,9 +370,18 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
                 left_out: &d.rendered.left_out,
             },
         );
-        if self.published.as_ref() == Some(&objects) {
-            return;
+        // Unchanged since the last stamp, and the heartbeat not due: nothing to write.
+        // Otherwise the objects go out stamped with now.
+        let now = unix_now();
+        if let Some(t) = self.observed_at {
+            objects.stamp(d.owner.as_ref(), status::rfc3339_utc(t).as_deref());
+            let due = now - t >= self.cfg.heartbeat.as_secs().max(1) as i64;
+            if !due && self.published.as_ref() == Some(&objects) {
+                return;
+            }
         }
+        objects.stamp(d.owner.as_ref(), status::rfc3339_utc(now).as_deref());
+        self.observed_at = Some(now);
         match self.sink.publish(&objects).await {
             Ok(written) => {
                 self.metrics.status_writes.inc_by(written as u64);
@@ -351,6 +390,13 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
             Err(e) => warn!(error = %e, "cannot publish status; will retry"),
         }
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Runs until `shutdown` turns true. `snapshots` holds `None` until the source has synced:

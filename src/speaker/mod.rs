@@ -56,6 +56,10 @@ pub struct SpeakerArgs {
     /// How often FRR's BGP/BFD state is read back, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub poll_ms: u64,
+    /// Status objects are re-stamped (`observedAt`, the `Reported` column) at least this
+    /// often, in seconds, so a speaker that stopped shows it.
+    #[arg(long, default_value_t = 60)]
+    pub status_heartbeat_s: u64,
     /// FRR's vty socket directory (shared with the FRR container).
     #[arg(long, default_value = "/var/run/frr")]
     pub vty_socket_dir: PathBuf,
@@ -111,6 +115,7 @@ impl SpeakerArgs {
         cfg.pipeline.ignore_exclude_lb = self.ignore_exclude_lb;
         cfg.coalesce = Duration::from_millis(self.coalesce_ms);
         cfg.poll_interval = Duration::from_millis(self.poll_ms);
+        cfg.heartbeat = Duration::from_secs(self.status_heartbeat_s);
         // Without a controller (file mode) the speaker hands out addresses itself.
         cfg.addresses = if self.source.is_some() {
             Addresses::Allocate
@@ -118,6 +123,7 @@ impl SpeakerArgs {
             Addresses::FromStatus
         };
         cfg.ledger = self.file_ledger();
+        cfg.owned_status = self.source.is_none();
         cfg
     }
 

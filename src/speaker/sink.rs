@@ -13,7 +13,7 @@ use serde::Serialize;
 use tracing::{debug, info, warn};
 
 use super::events::{AnnouncementEvent, ANNOUNCED};
-use super::status::StatusObjects;
+use super::status::{label_value, StatusObjects};
 use crate::api::status::{BGPSession, ServiceAnnouncement, SpeakerNode, NODE_LABEL};
 use crate::kube::bounded;
 
@@ -157,13 +157,16 @@ fn delta<'a>(before: &StatusObjects, after: &'a StatusObjects) -> Vec<Change<'a>
             &mut out,
         );
     }
-    delta_of(
-        before.node.as_slice(),
-        after.node.as_slice(),
-        Obj::Node,
-        "speakernodes",
-        &mut out,
-    );
+    // The node object is written, never deleted: it goes with its Node (ownerReferences).
+    if after.node.is_some() {
+        delta_of(
+            before.node.as_slice(),
+            after.node.as_slice(),
+            Obj::Node,
+            "speakernodes",
+            &mut out,
+        );
+    }
     out
 }
 
@@ -238,7 +241,7 @@ impl KubeSink {
             + std::fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), &self.namespace);
-        let lp = ListParams::default().labels(&format!("{NODE_LABEL}={}", self.node));
+        let lp = ListParams::default().labels(&format!("{NODE_LABEL}={}", label_value(&self.node)));
         Ok(bounded(api.list(&lp)).await?.items)
     }
 
@@ -346,29 +349,89 @@ impl StatusSink for KubeSink {
         }
         let before = self.written.clone().unwrap_or_default();
         let changes = delta(&before, objects);
+        // Every change is tried; one the API refuses is retried on the next publish, the
+        // rest are recorded as written, so one bad object does not make all re-send.
+        let mut failed: Vec<(&'static str, String)> = Vec::new();
+        let mut first_error = None;
+        let mut written = 0;
         for change in &changes {
-            match change {
-                Change::Write(Obj::Session(o)) => self
-                    .apply(*o)
-                    .await
-                    .map_err(api(format!("BGPSession {}", o.name_any())))?,
-                Change::Write(Obj::Announcement(o)) => self
-                    .apply(*o)
-                    .await
-                    .map_err(api(format!("ServiceAnnouncement {}", o.name_any())))?,
-                Change::Write(Obj::Node(o)) => self
-                    .apply(*o)
-                    .await
-                    .map_err(api(format!("SpeakerNode {}", o.name_any())))?,
+            let (plural, name, result) = match change {
+                Change::Write(o) => {
+                    let res = match o {
+                        Obj::Session(o) => self.apply(*o).await,
+                        Obj::Announcement(o) => self.apply(*o).await,
+                        Obj::Node(o) => self.apply(*o).await,
+                    };
+                    (o.plural(), o.name(), res)
+                }
                 Change::Delete { plural, name } => {
                     debug!(kind = plural, name, "deleting stale status object");
-                    self.delete(plural, name)
-                        .await
-                        .map_err(api(format!("{plural} {name}")))?;
+                    (*plural, name.clone(), self.delete(plural, name).await)
+                }
+            };
+            match result {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    warn!(kind = plural, name = %name, error = %e, "status object not written");
+                    first_error.get_or_insert_with(|| (format!("{plural} {name}"), e));
+                    failed.push((plural, name));
                 }
             }
         }
-        self.written = Some(objects.clone());
-        Ok(changes.len())
+        self.written = Some(if failed.is_empty() {
+            objects.clone()
+        } else {
+            progress(&before, objects, &failed)
+        });
+        match first_error {
+            None => Ok(written),
+            Some((object, source)) => Err(SinkError::Kube {
+                object: match failed.len() {
+                    1 => object,
+                    n => format!("{object} (and {} more)", n - 1),
+                },
+                source,
+            }),
+        }
+    }
+}
+
+/// What the API holds after a publish where the `failed` changes did not land: `after`,
+/// except that each failed object is as it was `before` (absent if it was absent).
+fn progress(
+    before: &StatusObjects,
+    after: &StatusObjects,
+    failed: &[(&'static str, String)],
+) -> StatusObjects {
+    fn merge<K: Resource + Clone>(
+        before: &[K],
+        after: &[K],
+        plural: &str,
+        failed: &[(&'static str, String)],
+    ) -> Vec<K> {
+        let failed_name = |o: &K| {
+            let name = o.meta().name.as_deref().unwrap_or_default();
+            failed.iter().any(|(p, n)| *p == plural && n == name)
+        };
+        let mut out: Vec<K> = after.iter().filter(|o| !failed_name(o)).cloned().collect();
+        out.extend(before.iter().filter(|o| failed_name(o)).cloned());
+        out.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+        out
+    }
+    StatusObjects {
+        sessions: merge(&before.sessions, &after.sessions, "bgpsessions", failed),
+        announcements: std::sync::Arc::new(merge(
+            &before.announcements,
+            &after.announcements,
+            "serviceannouncements",
+            failed,
+        )),
+        node: merge(
+            before.node.as_slice(),
+            after.node.as_slice(),
+            "speakernodes",
+            failed,
+        )
+        .pop(),
     }
 }

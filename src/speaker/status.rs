@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
+use kube::Resource;
 
 use super::state::FrrState;
 use crate::api::status::{
@@ -49,6 +51,43 @@ pub struct ApplyInfo {
     pub refused_extras: Vec<String>,
 }
 
+/// The reference that ties a node's status objects to its Node: when the Node is deleted,
+/// Kubernetes' garbage collector deletes them, so a removed node leaves no status behind.
+pub fn node_owner(node: &str, uid: &str) -> OwnerReference {
+    OwnerReference {
+        api_version: "v1".into(),
+        kind: "Node".into(),
+        name: node.into(),
+        uid: uid.into(),
+        ..Default::default()
+    }
+}
+
+/// Sets `owner` (or none) as the objects' only owner.
+pub fn set_owner<K: Resource>(objects: &mut [K], owner: Option<&OwnerReference>) {
+    for o in objects {
+        o.meta_mut().owner_references = owner.map(|r| vec![r.clone()]);
+    }
+}
+
+impl StatusObjects {
+    /// Ties the sessions and the node object to the Node and stamps them with the time the
+    /// speaker last reported. (Announcements are owned where they are built, once per
+    /// intent; they carry no time, so a heartbeat does not rewrite thousands of them.)
+    pub fn stamp(&mut self, owner: Option<&OwnerReference>, observed_at: Option<&str>) {
+        set_owner(&mut self.sessions, owner);
+        set_owner(self.node.as_mut_slice(), owner);
+        for s in &mut self.sessions {
+            if let Some(st) = s.status.as_mut() {
+                st.observed_at = observed_at.map(str::to_string);
+            }
+        }
+        if let Some(st) = self.node.as_mut().and_then(|n| n.status.as_mut()) {
+            st.observed_at = observed_at.map(str::to_string);
+        }
+    }
+}
+
 /// Kubernetes object names are DNS-1123 subdomains of at most 253 characters; node, peer
 /// and Service names already are, but their concatenation may be too long or collide, so
 /// long names are cut and made unique with a hash.
@@ -91,9 +130,12 @@ fn meta(name: String, namespace: &str, labels: &[(&str, &str)]) -> ObjectMeta {
     }
 }
 
-/// Label values are at most 63 characters of `[A-Za-z0-9._-]`.
-fn label_value(v: &str) -> String {
-    let s: String = v
+/// A label value for `v` (at most 63 characters of `[A-Za-z0-9._-]`, alphanumeric at both
+/// ends). A value that does not fit as it is gets a hash of the whole, so two long node
+/// names that share 63 characters still differ. Writers and the sink's label selectors use
+/// this one function, so what is listed is what was written.
+pub fn label_value(v: &str) -> String {
+    let clean: String = v
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -102,14 +144,22 @@ fn label_value(v: &str) -> String {
                 '_'
             }
         })
-        .take(63)
         .collect();
-    s.trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
+    let trimmed = clean.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.len() <= 63 && trimmed == v {
+        return trimmed.to_string();
+    }
+    let keep: String = trimmed.chars().take(54).collect();
+    let keep = keep.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    if keep.is_empty() {
+        hex8(v)
+    } else {
+        format!("{keep}-{}", hex8(v))
+    }
 }
 
 /// Formats a Unix time as RFC 3339 UTC (what a `date` printer column expects).
-fn rfc3339_utc(epoch: i64) -> Option<String> {
+pub fn rfc3339_utc(epoch: i64) -> Option<String> {
     if epoch < 0 {
         return None;
     }
@@ -184,6 +234,7 @@ pub fn build_with(
                     prefixes_received: s.prefixes_received,
                     established_since: s.established_epoch.and_then(rfc3339_utc),
                     last_error: s.last_error.clone(),
+                    observed_at: None,
                 },
                 None => BGPSessionStatus {
                     bgp: if frr.is_some() {
@@ -234,6 +285,7 @@ pub fn build_with(
             validation_warnings: findings.warnings.iter().map(|e| e.to_string()).collect(),
             left_out: findings.left_out.iter().map(|l| l.to_string()).collect(),
             extras_refused: a.refused_extras.clone(),
+            observed_at: None,
         });
         obj
     });

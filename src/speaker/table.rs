@@ -107,12 +107,13 @@ pub fn render(dir: &Path, now: i64) -> String {
                 st.prefixes_sent.to_string(),
                 st.prefixes_received.to_string(),
                 age(st.established_since.as_deref(), now),
+                age(st.observed_at.as_deref(), now),
             ]
         })
         .collect();
     out.push_str(&format_table(
         &[
-            "NODE", "PEER", "ADDRESS", "BGP", "BFD", "SENT", "RECV", "UP",
+            "NODE", "PEER", "ADDRESS", "BGP", "BFD", "SENT", "RECV", "UP", "REPORTED",
         ],
         &rows,
     ));
@@ -148,6 +149,7 @@ pub fn render(dir: &Path, now: i64) -> String {
                 st.apply_duration,
                 st.frr_version,
                 st.validation_error_count.to_string(),
+                age(st.observed_at.as_deref(), now),
             ]
         })
         .collect();
@@ -160,6 +162,7 @@ pub fn render(dir: &Path, now: i64) -> String {
             "DURATION",
             "FRR",
             "ERRORS",
+            "REPORTED",
         ],
         &rows,
     ));

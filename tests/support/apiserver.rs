@@ -68,6 +68,9 @@ pub struct RequestRecord {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
+    /// A patch that created its object: RBAC checks `create` for it too, as a real API
+    /// server does for a server-side apply of an object that does not exist.
+    pub created: bool,
 }
 
 /// How the whole server behaves.
@@ -89,6 +92,8 @@ pub struct Fault {
     pub verb: Option<Verb>,
     pub resource: Option<String>,
     pub subresource: Option<String>,
+    /// The object's name (one object refused while its neighbours are taken).
+    pub name: Option<String>,
     pub code: u16,
     pub times: usize,
 }
@@ -381,14 +386,19 @@ impl ApiServer {
             (&Method::DELETE, false) => Verb::DeleteCollection,
             _ => return status_response(405, "MethodNotAllowed", "method not allowed", None),
         };
-        self.state().requests.push(RequestRecord {
-            client: self.who.as_deref().map(str::to_string),
-            verb,
-            resource: target.res.display(),
-            namespace: target.namespace.clone(),
-            name: target.name.clone(),
-            subresource: target.sub.clone(),
-        });
+        let record = {
+            let mut st = self.state();
+            st.requests.push(RequestRecord {
+                client: self.who.as_deref().map(str::to_string),
+                verb,
+                resource: target.res.display(),
+                namespace: target.namespace.clone(),
+                name: target.name.clone(),
+                subresource: target.sub.clone(),
+                created: false,
+            });
+            st.requests.len() - 1
+        };
 
         // Outages first: a hung request waits for the server to come back.
         let mut avail = self.inner.availability.subscribe();
@@ -440,7 +450,14 @@ impl ApiServer {
             Verb::DeleteCollection => self.state().delete_collection(&target, &query),
         };
         match result {
-            Ok((code, value)) => json_response(code, &value),
+            Ok((code, value)) => {
+                if verb == Verb::Patch && code == 201 {
+                    if let Some(r) = self.state().requests.get_mut(record) {
+                        r.created = true;
+                    }
+                }
+                json_response(code, &value)
+            }
             Err(e) => e.into_response(),
         }
     }
@@ -457,6 +474,9 @@ impl ApiServer {
                 && f.subresource
                     .as_ref()
                     .is_none_or(|s| Some(s) == target.sub.as_ref())
+                && f.name
+                    .as_ref()
+                    .is_none_or(|n| Some(n) == target.name.as_ref())
         })?;
         let fault = &mut st.faults[idx];
         fault.times -= 1;
@@ -916,6 +936,17 @@ impl State {
                 details: Some(json!({ "name": key.name, "kind": res.resource })),
             });
         }
+        if let Some(labels) = obj["metadata"]["labels"].as_object() {
+            for (k, v) in labels {
+                let v = v.as_str().unwrap_or_default();
+                if !valid_label_value(v) {
+                    return Err(ApiError::new(
+                        422,
+                        format!("metadata.labels: Invalid value: {v:?}: a valid label must be an empty string or consist of at most 63 alphanumeric characters, '-', '_' or '.', starting and ending with an alphanumeric character (key {k})"),
+                    ));
+                }
+            }
+        }
         let rv = self.next_rv();
         self.uids += 1;
         let uid = format!("00000000-0000-4000-8000-{:012x}", self.uids);
@@ -1320,8 +1351,33 @@ impl State {
         let mut gone = current.clone();
         gone["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         self.objects_of(res).remove(key);
+        let uid = meta_str(&current, "uid").map(str::to_string);
         self.publish(res, ChangeType::Deleted, Some(current), gone.clone());
+        if let Some(uid) = uid {
+            self.collect_garbage(&uid);
+        }
         (200, gone)
+    }
+
+    /// What Kubernetes' garbage collector does once an owner is gone: deletes every object
+    /// whose ownerReferences name it (here at once; a real cluster takes a moment).
+    fn collect_garbage(&mut self, owner_uid: &str) {
+        let doomed: Vec<(ResKey, ObjKey, Value)> = self
+            .objects
+            .iter()
+            .flat_map(|(res, objs)| {
+                objs.iter()
+                    .map(move |(k, v)| (res.clone(), k.clone(), v.clone()))
+            })
+            .filter(|(_, _, v)| {
+                v["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid))
+            })
+            .collect();
+        for (res, key, v) in doomed {
+            self.delete_key(&res, &key, v);
+        }
     }
 
     fn delete_collection(&mut self, target: &Target, query: &BTreeMap<String, String>) -> Handled {
@@ -1431,6 +1487,16 @@ impl Filter {
     }
 }
 
+/// A real API server's rule for label values (and the values in label selectors).
+fn valid_label_value(v: &str) -> bool {
+    v.is_empty()
+        || (v.len() <= 63
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && v.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
 fn parse_label_selector(s: &str) -> Result<Vec<LabelReq>, String> {
     // Split on commas outside parentheses.
     let mut terms = Vec::new();
@@ -1477,6 +1543,16 @@ fn parse_label_selector(s: &str) -> Result<Vec<LabelReq>, String> {
         } else {
             return Err(format!("invalid label selector {s:?}"));
         };
+        let values: Vec<&String> = match &req {
+            LabelReq::Eq(_, v) | LabelReq::Ne(_, v) => vec![v],
+            LabelReq::In(_, vs) | LabelReq::NotIn(_, vs) => vs.iter().collect(),
+            _ => vec![],
+        };
+        if let Some(bad) = values.into_iter().find(|v| !valid_label_value(v)) {
+            return Err(format!(
+                "unable to parse requirement: values[0]: Invalid value: {bad:?}: must be no more than 63 characters"
+            ));
+        }
         out.push(req);
     }
     Ok(out)

@@ -63,23 +63,25 @@ fn verb(v: Verb) -> &'static str {
 
 /// What the recorded requests needed, as RBAC grants.
 pub fn used(requests: &[RequestRecord]) -> BTreeSet<Grant> {
-    requests
-        .iter()
-        .map(|r| {
-            // `v1/services` (core) or `group/version/resource`.
-            let parts: Vec<&str> = r.resource.split('/').collect();
-            let (group, resource) = match parts.as_slice() {
-                [_, res] => (String::new(), res.to_string()),
-                [g, _, res] => (g.to_string(), res.to_string()),
-                _ => panic!("unexpected resource path {}", r.resource),
-            };
-            let resource = match &r.subresource {
-                Some(s) => format!("{resource}/{s}"),
-                None => resource,
-            };
-            (group, resource, verb(r.verb).to_string())
-        })
-        .collect()
+    let mut out = BTreeSet::new();
+    for r in requests {
+        // `v1/services` (core) or `group/version/resource`.
+        let parts: Vec<&str> = r.resource.split('/').collect();
+        let (group, resource) = match parts.as_slice() {
+            [_, res] => (String::new(), res.to_string()),
+            [g, _, res] => (g.to_string(), res.to_string()),
+            _ => panic!("unexpected resource path {}", r.resource),
+        };
+        let resource = match &r.subresource {
+            Some(s) => format!("{resource}/{s}"),
+            None => resource,
+        };
+        if r.created {
+            out.insert((group.clone(), resource.clone(), "create".to_string()));
+        }
+        out.insert((group, resource, verb(r.verb).to_string()));
+    }
+    out
 }
 
 /// Every request was granted; returns the grants no request used.
