@@ -204,13 +204,19 @@ enum Edit {
     Write(&'static str, String),
     /// An existing file overwritten in place (truncate, then write), as an editor saves.
     Overwrite(&'static str, String),
+    /// An existing file rewritten in place through one open handle, in two halves 300 ms
+    /// apart (a slow writer): the first half on its own parses, with less in it.
+    InTwoHalves(&'static str, String, usize),
     Remove(&'static str),
 }
 
 impl Edit {
     fn file(&self) -> &'static str {
         match self {
-            Edit::Write(f, _) | Edit::Overwrite(f, _) | Edit::Remove(f) => f,
+            Edit::Write(f, _)
+            | Edit::Overwrite(f, _)
+            | Edit::InTwoHalves(f, _, _)
+            | Edit::Remove(f) => f,
         }
     }
 
@@ -218,6 +224,18 @@ impl Edit {
         match self {
             Edit::Write(f, text) => write(dir, f, text),
             Edit::Overwrite(f, text) => std::fs::write(dir.join(f), text).unwrap(),
+            Edit::InTwoHalves(f, text, cut) => {
+                use std::io::Write;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(dir.join(f))
+                    .unwrap();
+                file.write_all(&text.as_bytes()[..*cut]).unwrap();
+                file.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(300)); // the writer's own pace
+                file.write_all(&text.as_bytes()[*cut..]).unwrap();
+            }
             Edit::Remove(f) => std::fs::remove_file(dir.join(f)).unwrap(),
         }
     }
@@ -294,7 +312,16 @@ spec:
         secret("tor4-pw", &"p".repeat(81)),
         peer("tor4", "192.0.2.4", "  passwordSecret: { name: tor4-pw }\n")
     );
+    // The Services file rewritten with its own content by a slow writer, cut where web's
+    // EndpointSlice has listed node1 but not yet node2: read then, node2's next hop goes.
+    let services = files[SERVICES_FILE].clone();
+    let node2_endpoint = services.find("- addresses: [10.244.1.10]").unwrap();
     vec![
+        Case::new(
+            "the Services file rewritten in place in two halves 300 ms apart",
+            Edit::InTwoHalves(SERVICES_FILE, services, node2_endpoint),
+        )
+        .frr(TOR1_UP),
         Case::new(
             "an unparseable YAML file dropped in",
             Edit::Write("05-garbage.yaml", garbage.into()),

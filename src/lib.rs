@@ -22,7 +22,7 @@ pub use crate::core::intent::{
 pub use crate::core::pipeline::{compute, Addresses, Computed, Options};
 pub use crate::core::snapshot::FirstSeen;
 pub use crate::core::snapshot::{Snapshot, ValidationError};
-pub use crate::core::validate::{validate, Validated};
+pub use crate::core::validate::{names, validate, Validated};
 pub use crate::core::{cluster, community, duration, explain, limits, model};
 
 // Manifest directories.

@@ -173,6 +173,14 @@ fn render(args: RenderArgs) -> anyhow::Result<()> {
     }
     let mut out = String::new();
     for (node, intent) in &intents {
+        // A node's name goes into the output only as Kubernetes allows it: anything else
+        // (a newline and a config line after it) would be config nobody asked for.
+        if !ferrule::names::is_dns1123_subdomain(node) {
+            eprintln!(
+                "error: Node {node:?}: metadata.name is not a DNS-1123 subdomain; not rendered"
+            );
+            continue;
+        }
         let config = ferrule::render(intent).with_context(|| format!("rendering node {node}"))?;
         if intents.len() > 1 {
             out.push_str(&format!("! ---- node {node} ----\n"));

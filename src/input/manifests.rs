@@ -88,24 +88,43 @@ impl DirReader {
         namespace: &str,
         trim: Option<&str>,
     ) -> Result<Loaded, ManifestError> {
+        self.load_holding(dir, namespace, trim, &BTreeSet::new())
+    }
+
+    /// [`DirReader::load`], with the files in `held` (still open for writing) read as they
+    /// were last read: their last good content, or not at all if they are new.
+    pub fn load_holding(
+        &mut self,
+        dir: &Path,
+        namespace: &str,
+        trim: Option<&str>,
+        held: &BTreeSet<PathBuf>,
+    ) -> Result<Loaded, ManifestError> {
         let io = |error| ManifestError::Io {
             path: dir.to_owned(),
             error,
         };
+        let canonical_dir = std::fs::canonicalize(dir).map_err(io)?;
         let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
-            let path = entry.map_err(io)?.path();
+            let entry = entry.map_err(io)?;
+            let path = entry.path();
             let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-            if yaml && path.is_file() {
+            let regular = entry.file_type().is_ok_and(|t| t.is_file());
+            if yaml && (regular || path.is_file()) {
                 files.push(path);
             }
         }
         files.sort();
         let mut texts: Vec<(PathBuf, Result<String, std::io::Error>)> = files
             .into_iter()
-            .map(|p| {
-                let t = std::fs::read_to_string(&p);
-                (p, t)
+            .filter_map(|p| {
+                if held.contains(&p) {
+                    let last = self.last_good.get(&p)?.clone();
+                    return Some((p, Ok(last)));
+                }
+                let t = read_manifest(&p, &canonical_dir);
+                Some((p, t))
             })
             .collect();
         self.last_good
@@ -157,6 +176,54 @@ impl DirReader {
         }
         Ok(loaded)
     }
+}
+
+/// The largest manifest file read (10,000 Services with 100,000 endpoints take ~15 MB);
+/// a bigger one is refused, not read into memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// One manifest file's text, refused (an error naming why) when it is larger than
+/// [`MAX_FILE_BYTES`] or a symbolic link leading out of the directory (a ConfigMap volume's
+/// links into its own `..data` stay inside and are read).
+fn read_manifest(path: &Path, canonical_dir: &Path) -> Result<String, std::io::Error> {
+    use std::io::{Error, ErrorKind, Read};
+    let target = std::fs::canonicalize(path)?;
+    if !target.starts_with(canonical_dir) {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "a symbolic link to {}, outside the manifest directory: not followed",
+                target.display()
+            ),
+        ));
+    }
+    // Non-blocking: a FIFO swapped in after the directory was listed must not hang us.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(&target)?
+    };
+    if !file.metadata()?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {} MiB: not read", MAX_FILE_BYTES >> 20),
+        )
+    };
+    if file.metadata()?.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    // Read at most one byte past the limit: a file still growing is caught too.
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(text)
 }
 
 /// The error of a file that looks cut off mid-write (see [`DirReader`]).
@@ -262,13 +329,10 @@ fn parse(text: &str, source: &str, snapshot: &mut Snapshot, trim: Option<&str>) 
             line,
             item: None,
         };
-        match serde_yaml::from_str::<Value>(doc) {
+        match super::bounded_yaml::from_str(doc) {
             Ok(Value::Null) => {}
             Ok(value) => add_value(value, at, snapshot, &mut d, trim, &mut index),
-            Err(e) => d.errors.push(ManifestError::Yaml {
-                at,
-                message: e.to_string(),
-            }),
+            Err(message) => d.errors.push(ManifestError::Yaml { at, message }),
         }
     }
     d

@@ -140,20 +140,57 @@ pub fn watch_untyped<K: kube::Resource<DynamicType = ()>>(
 }
 
 /// Reports each object that does not fit its type once per resourceVersion, not on every
-/// rebuild.
+/// rebuild. Holds only what is unfit now: an object fixed or deleted is forgotten, so the
+/// set never outgrows the objects that are broken at the moment.
 #[derive(Default)]
 pub struct UnfitLog(BTreeSet<String>);
 
 impl UnfitLog {
     pub fn report(&mut self, unfit: &[Unfit]) {
+        let mut now = BTreeSet::new();
         for u in unfit {
             let key = format!(
                 "{} {}/{}@{}",
                 u.kind, u.namespace, u.name, u.resource_version
             );
-            if self.0.insert(key.clone()) {
+            if !self.0.contains(&key) {
                 warn!(object = %key, error = %u.error, "left out: does not fit the metallb.io schema");
             }
+            now.insert(key);
         }
+        self.0 = now;
+    }
+
+    /// How many reports are remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+#[cfg(test)]
+mod unfit_log_tests {
+    use super::*;
+
+    fn unfit(rv: u32) -> Unfit {
+        Unfit {
+            kind: "IPAddressPool",
+            namespace: "metallb-system".into(),
+            name: "p".into(),
+            resource_version: rv.to_string(),
+            error: "spec.addresses: invalid type".into(),
+        }
+    }
+
+    #[test]
+    fn the_log_holds_only_what_is_unfit_now() {
+        let mut log = UnfitLog::default();
+        // One object broken again and again (a controller fighting a user): one entry.
+        for rv in 1..=1000 {
+            log.report(&[unfit(rv)]);
+            assert_eq!(log.len(), 1);
+        }
+        log.report(&[]);
+        assert_eq!(log.len(), 0);
     }
 }

@@ -37,22 +37,20 @@ pub async fn watch_dir(
     ledger: Option<Ledger>,
     tx: SnapshotTx,
 ) -> Result<(), notify::Error> {
-    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<FileEvent>();
     let ledger_path = ledger.as_ref().map(|l| l.path().to_owned());
     let manifests_dir = dir.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        // Opening and reading a file is an event too (inotify IN_OPEN / IN_CLOSE_NOWRITE):
-        // reacting to those would make every reload trigger the next one.
         let Ok(e) = res else { return };
-        if matches!(e.kind, notify::EventKind::Access(_)) {
-            return;
-        }
         // In the ledger's directory (the status dir) only the ledger itself counts.
         let relevant = e.paths.iter().any(|p| {
             p.parent() == Some(manifests_dir.as_path()) || Some(p) == ledger_path.as_ref()
         });
-        if relevant || e.paths.is_empty() {
-            let _ = ev_tx.send(());
+        if !(relevant || e.paths.is_empty()) {
+            return;
+        }
+        if let Some(ev) = FileEvent::of(&e) {
+            let _ = ev_tx.send(ev);
         }
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
@@ -70,14 +68,123 @@ pub async fn watch_dir(
         reader: &mut reader,
         reported: Vec::new(),
     };
-    source.load_and_send(&tx);
-    while ev_rx.recv().await.is_some() {
+    source.load_and_send(&tx, &Writing::default());
+    let mut writing = Writing::default();
+    loop {
+        // A file still open for writing is held (kept as last read) until it is closed, or
+        // for at most MAX_HOLD; wake up for that deadline too.
+        let event = match writing.deadline() {
+            Some(at) => match tokio::time::timeout_at(at.into(), ev_rx.recv()).await {
+                Ok(ev) => ev,
+                Err(_) => {
+                    for p in writing.expire() {
+                        warn!(file = %p.display(), "still open for writing after {MAX_HOLD:?}; reading it as it is");
+                    }
+                    source.load_and_send(&tx, &writing);
+                    continue;
+                }
+            },
+            None => ev_rx.recv().await,
+        };
+        let Some(event) = event else { break };
         // An editor or `cp` makes several events per change; take them all, then reload once.
+        let mut reload = writing.note(event);
         tokio::time::sleep(Duration::from_millis(2)).await;
-        while ev_rx.try_recv().is_ok() {}
-        source.load_and_send(&tx);
+        while let Ok(ev) = ev_rx.try_recv() {
+            reload |= writing.note(ev);
+        }
+        if reload {
+            source.load_and_send(&tx, &writing);
+        }
     }
     Ok(())
+}
+
+/// The longest a file open for writing is held back: a writer that never closes its file
+/// must not freeze what the file says.
+const MAX_HOLD: Duration = Duration::from_secs(10);
+
+/// What one inotify event means for reading the directory.
+#[derive(Debug)]
+enum FileEvent {
+    /// Data written into a file that is still open (IN_MODIFY / IN_CREATE).
+    Writing(PathBuf),
+    /// The writer closed the file (IN_CLOSE_WRITE): its content is complete.
+    Closed(PathBuf),
+    /// Renamed, removed, attributes: the directory changed.
+    Changed,
+}
+
+impl FileEvent {
+    fn of(e: &notify::Event) -> Option<FileEvent> {
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+        use notify::EventKind;
+        let path = e.paths.first().cloned();
+        match (e.kind, path) {
+            (EventKind::Access(AccessKind::Close(AccessMode::Write)), Some(p)) => {
+                Some(FileEvent::Closed(p))
+            }
+            // Opening and reading a file is an event too (IN_OPEN / IN_CLOSE_NOWRITE):
+            // reacting to those would make every reload trigger the next one.
+            (EventKind::Access(_), _) => None,
+            (EventKind::Modify(ModifyKind::Data(_)), Some(p))
+            | (EventKind::Create(CreateKind::File), Some(p)) => Some(FileEvent::Writing(p)),
+            _ => Some(FileEvent::Changed),
+        }
+    }
+}
+
+/// Files written into and not yet closed, with when that was first seen. While a file is
+/// here, the reader uses its last content (a half-written file never withdraws a route);
+/// the other files are read as usual.
+#[derive(Debug, Default)]
+pub(crate) struct Writing {
+    open: std::collections::BTreeMap<PathBuf, std::time::Instant>,
+}
+
+impl Writing {
+    /// Takes an event in; true when the directory should be read again.
+    fn note(&mut self, ev: FileEvent) -> bool {
+        match ev {
+            // More data into a file already held changes nothing we would read.
+            FileEvent::Writing(p) => {
+                self.open.entry(p).or_insert_with(std::time::Instant::now);
+                false
+            }
+            FileEvent::Closed(p) => {
+                self.open.remove(&p);
+                true
+            }
+            FileEvent::Changed => {
+                // A rename or removal ends a write too (the file moved or went).
+                self.open.retain(|p, _| p.exists());
+                true
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<std::time::Instant> {
+        self.open.values().min().map(|t| *t + MAX_HOLD)
+    }
+
+    /// Releases files held for MAX_HOLD; returns them.
+    fn expire(&mut self) -> Vec<PathBuf> {
+        let now = std::time::Instant::now();
+        let gone: Vec<PathBuf> = self
+            .open
+            .iter()
+            .filter(|(_, t)| now >= **t + MAX_HOLD)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in &gone {
+            self.open.remove(p);
+        }
+        gone
+    }
+
+    pub(crate) fn held(&self) -> std::collections::BTreeSet<PathBuf> {
+        self.open.keys().cloned().collect()
+    }
 }
 
 struct DirSource<'a> {
@@ -93,14 +200,19 @@ struct DirSource<'a> {
 }
 
 impl DirSource<'_> {
-    fn load_and_send(&mut self, tx: &SnapshotTx) {
-        let mut loaded = match self.reader.load(self.dir, self.namespace, Some(self.node)) {
-            Ok(l) => l,
-            Err(e) => {
-                warn!(error = %e, "cannot read manifests; keeping the last good snapshot");
-                return;
-            }
-        };
+    fn load_and_send(&mut self, tx: &SnapshotTx, writing: &Writing) {
+        let held = writing.held();
+        let mut loaded =
+            match self
+                .reader
+                .load_holding(self.dir, self.namespace, Some(self.node), &held)
+            {
+                Ok(l) => l,
+                Err(e) => {
+                    warn!(error = %e, "cannot read manifests; keeping the last good snapshot");
+                    return;
+                }
+            };
         let said: Vec<String> = loaded
             .errors
             .iter()

@@ -6,7 +6,7 @@ mod advertisement;
 mod bfd;
 mod community;
 mod cross;
-mod names;
+pub mod names;
 mod peer;
 mod pool;
 mod report;

@@ -292,3 +292,82 @@ fn a_file_cut_off_mid_write_keeps_its_last_good_content() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn hostile_files_cost_only_themselves() {
+    let base = std::env::temp_dir().join(format!("ferrule-hostile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let dir = base.join("manifests");
+    std::fs::create_dir_all(dir.join("..data")).unwrap();
+    let pool = |name: &str, cidr: &str| {
+        format!("apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: {name}}}\nspec: {{addresses: [{cidr}]}}\n")
+    };
+    std::fs::write(dir.join("01-good.yaml"), pool("good", "203.0.113.0/24")).unwrap();
+    // A ConfigMap volume's layout: x.yaml -> ..data/x.yaml, inside the directory: read.
+    std::fs::write(dir.join("..data/02-cm.yaml"), pool("cm", "198.51.100.0/24")).unwrap();
+    std::os::unix::fs::symlink("..data/02-cm.yaml", dir.join("02-cm.yaml")).unwrap();
+    // A link out of the directory: refused, whatever it points at.
+    std::fs::write(base.join("outside.yaml"), pool("outside", "192.0.2.0/24")).unwrap();
+    std::os::unix::fs::symlink(base.join("outside.yaml"), dir.join("03-out.yaml")).unwrap();
+    // A few hundred KB of nested aliases (a "billion laughs").
+    let mut bomb = format!(
+        "pad: [{}]\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+        vec!["1"; 100_000].join(",")
+    );
+    for i in 1..7 {
+        let refs: Vec<String> = (0..9).map(|_| format!("*a{}", i - 1)).collect();
+        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", refs.join(", ")));
+    }
+    std::fs::write(dir.join("04-bomb.yaml"), &bomb).unwrap();
+    // Bigger than a manifest file may be (sparse: no disk is spent).
+    let big = std::fs::File::create(dir.join("05-big.yaml")).unwrap();
+    big.set_len(MAX_FILE_BYTES + 1).unwrap();
+
+    let mut reader = DirReader::default();
+    let started = std::time::Instant::now();
+    let loaded = reader.load(&dir, "ns", None).unwrap();
+    let took = started.elapsed();
+    let mut names: Vec<String> = loaded
+        .snapshot
+        .pools
+        .iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["cm", "good"]);
+    let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("03-out.yaml") && e.contains("outside the manifest directory")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("04-bomb.yaml") && e.contains("expands to more than")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("05-big.yaml") && e.contains("MiB")),
+        "{errors:#?}"
+    );
+    eprintln!("hostile directory read in {took:?}");
+
+    // A file that was good and turns hostile keeps its last good content.
+    std::fs::write(dir.join("01-good.yaml"), &bomb).unwrap();
+    let loaded = reader.load(&dir, "ns", None).unwrap();
+    assert!(loaded
+        .snapshot
+        .pools
+        .iter()
+        .any(|p| p.metadata.name.as_deref() == Some("good")));
+    assert!(loaded
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Warning::KeptLastGood { file } if file.contains("01-good"))));
+    std::fs::remove_dir_all(&base).unwrap();
+}
