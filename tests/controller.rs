@@ -924,6 +924,73 @@ async fn partitioned_leader_steps_down() {
     assert!(violations.is_empty(), "{violations:?}");
 }
 
+/// The leader's write hangs in the network while its leadership runs out and the standby
+/// takes over. The write is abandoned when the leadership ends, so when the network lets it
+/// through at last it is gone: nothing the old leader computed lands after the hand-over.
+#[tokio::test]
+async fn a_write_hung_past_the_hand_over_never_lands() {
+    let server = ApiServer::new();
+    create(&server, NS, &seed_pool()).await;
+    let a = start(&server, "a");
+    wait_leader(&server, "a").await;
+    let b = start(&server, "b");
+    create(&server, "default", &lb("s1", &[], 443)).await;
+    wait_assigned(&server, &["s1"]).await;
+
+    // Every new request of a's hangs (its renewals too); its open watches still deliver.
+    let cut = server.requests().len();
+    server.inject(Fault {
+        client: Some("a".into()),
+        hang: true,
+        times: usize::MAX,
+        ..Default::default()
+    });
+    create(&server, "default", &lb("s2", &[], 443)).await;
+    eventually("a's write of s2 hanging", WAIT, || {
+        let hung = object_writes(&server.requests()[cut..])
+            .iter()
+            .any(|r| r.client.as_deref() == Some("a") && r.served.is_none());
+        async move { hung.then_some(()) }
+    })
+    .await;
+    wait_leader(&server, "b").await;
+    wait_assigned(&server, &["s2"]).await;
+    let log = server.requests();
+    let takeover = log
+        .iter()
+        .filter(|r| {
+            r.client.as_deref() == Some("b")
+                && r.resource.ends_with("/leases")
+                && r.verb == Verb::Update
+        })
+        .filter_map(|r| r.served)
+        .min()
+        .expect("b took the lease");
+
+    // The network heals: whatever a still had in flight is served now.
+    server.clear_faults();
+    let healed = server.requests().len();
+    eventually("a talking to the API again", WAIT, || {
+        let n = server.requests()[healed..]
+            .iter()
+            .filter(|r| r.client.as_deref() == Some("a") && r.served.is_some())
+            .count();
+        async move { (n >= 2).then_some(()) }
+    })
+    .await;
+    let late: Vec<_> = object_writes(&server.requests())
+        .into_iter()
+        .filter(|r| r.client.as_deref() == Some("a") && r.served.is_some_and(|s| s > takeover))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "a's writes landed after b took over: {late:?}"
+    );
+    assert_eq!(lease_holder(&server).as_deref(), Some("b"));
+    a.abort();
+    b.abort();
+}
+
 #[tokio::test]
 async fn rbac_grants_exactly_what_the_controller_calls() {
     use ferrule::api::{BFDProfile, BGPAdvertisement, BGPPeer, Community, L2Advertisement};

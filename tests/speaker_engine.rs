@@ -348,3 +348,56 @@ async fn status_is_restamped_every_heartbeat() {
     stop.send(true).unwrap();
     task.await.unwrap();
 }
+
+/// `/readyz` turns false when FRR stops answering, and `/healthz` when the engine loop
+/// itself stops making progress (a liveness probe then restarts the speaker).
+#[tokio::test]
+async fn health_reports_an_unreachable_frr_and_a_wedged_engine() {
+    let frr = FakeFrr::default();
+    let (_tx, rx) = watch::channel(Some(Arc::new(seed())));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut cfg = EngineConfig::new("node-21", "metallb-system");
+    cfg.addresses = ferrule::Addresses::Allocate;
+    cfg.poll_interval = Duration::from_millis(20);
+    let metrics = Metrics::new();
+    metrics.set_wedge_after(Duration::from_millis(300));
+    let task = tokio::spawn(engine::run(
+        cfg,
+        rx,
+        frr.clone(),
+        MemorySink::default(),
+        metrics.clone(),
+        stop_rx,
+    ));
+    until("ready after the first apply", || {
+        metrics.readiness().is_ok()
+    })
+    .await;
+    assert_eq!(metrics.healthy(), Ok(()));
+
+    frr.0.lock().unwrap().unreachable = true;
+    until("not ready while FRR does not answer", || {
+        metrics
+            .readiness()
+            .is_err_and(|e| e.contains("FRR did not answer"))
+    })
+    .await;
+    assert_eq!(
+        metrics.healthy(),
+        Ok(()),
+        "an unreachable FRR is no wedged loop"
+    );
+    frr.0.lock().unwrap().unreachable = false;
+    until("ready again", || metrics.readiness().is_ok()).await;
+
+    frr.0.lock().unwrap().hang_reads = true;
+    until("unhealthy once the loop stops moving", || {
+        metrics
+            .healthy()
+            .is_err_and(|e| e.contains("engine wedged"))
+    })
+    .await;
+    assert!(metrics.readiness().is_err());
+    task.abort();
+    drop(stop);
+}

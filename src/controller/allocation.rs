@@ -285,12 +285,13 @@ pub async fn reconcile_once(
         let rv = pool.resource_version().unwrap_or_default();
         let patch = json!({ "metadata": { "resourceVersion": rv }, "status": want });
         let api: Api<IPAddressPool> = Api::namespaced(client.clone(), &ns);
-        match bounded(api.patch_status(
-            &pool.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        ))
-        .await
+        match leadership
+            .bounded(api.patch_status(
+                &pool.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            ))
+            .await
         {
             Ok(_) => {
                 report.writes += 1;
@@ -378,14 +379,14 @@ async fn converge_service(
             "metadata": { "resourceVersion": rv },
             "status": { "loadBalancer": { "ingress": ingress } },
         });
-        let out =
-            bounded(api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch)))
-                .await
-                .map_err(|source| ControllerError::ServiceWrite {
-                    service: key.clone(),
-                    field: "status.loadBalancer.ingress",
-                    source: Box::new(source),
-                })?;
+        let out = leadership
+            .bounded(api.patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch)))
+            .await
+            .map_err(|source| ControllerError::ServiceWrite {
+                service: key.clone(),
+                field: "status.loadBalancer.ingress",
+                source: Box::new(source),
+            })?;
         writes += 1;
         stale.push(std::mem::replace(
             &mut rv,
@@ -400,8 +401,9 @@ async fn converge_service(
         let patch = json!({
             "metadata": { "resourceVersion": rv, "annotations": { POOL_ANNOTATION: want_pool } },
         });
-        let result =
-            bounded(api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch))).await;
+        let result = leadership
+            .bounded(api.patch(&key.name, &PatchParams::default(), &Patch::Merge(&patch)))
+            .await;
         // Whatever happens next, the store must not be trusted at the versions we replaced.
         if !stale.is_empty() {
             memory

@@ -26,7 +26,6 @@ use crate::core::model::ObjectRef;
 use crate::core::pipeline::{self, Addresses, Options};
 use crate::core::snapshot::ValidationError;
 use crate::frr::render::render_node;
-use crate::kube::bounded;
 use crate::kube::stores::Stores;
 use crate::kube::untyped::{self, Unfit};
 
@@ -302,7 +301,9 @@ async fn converge(c: &Conditions) -> Result<usize, kube::Error> {
             .collect();
         all.push(update);
         let patch = json!({ "status": { "conditions": all } });
-        bounded(api.patch_status(&key.2, &PatchParams::default(), &Patch::Merge(&patch))).await?;
+        c.leadership
+            .bounded(api.patch_status(&key.2, &PatchParams::default(), &Patch::Merge(&patch)))
+            .await?;
         writes += 1;
     }
     Ok(writes)

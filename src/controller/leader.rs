@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::kube::reflect::{sleep_until, Backoff, Changes, WatchError};
+use crate::kube::API_TIMEOUT;
 
 /// Who we are and how the lease is kept.
 #[derive(Clone, Debug)]
@@ -58,6 +59,35 @@ impl Leadership {
             .lock()
             .expect("leadership lock")
             .is_some_and(|t| Instant::now() < t)
+    }
+
+    /// `call` (a write), abandoned when this process's leadership as known now ends, or
+    /// after [`API_TIMEOUT`] if sooner. Others take over only a lease duration after the
+    /// last renewal, later than that: a write that could not finish while this process led
+    /// is dropped before a new leader can act, never landing after the hand-over.
+    pub async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, kube::Error> {
+        let now = Instant::now();
+        let until = *self.valid_until.lock().expect("leadership lock");
+        let timed_out = |what: String| {
+            kube::Error::Service(Box::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                what,
+            )))
+        };
+        let Some(until) = until.filter(|t| now < *t) else {
+            return Err(timed_out("not the leader: write not sent".into()));
+        };
+        let deadline = until.min(now + API_TIMEOUT);
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(format!(
+                "no answer within {:.1}s, before this process's leadership ends: write abandoned",
+                (deadline - now).as_secs_f64()
+            ))),
+        }
     }
 
     /// Notified whenever leadership is gained or given up.

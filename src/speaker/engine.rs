@@ -214,10 +214,15 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
         match self.frr.read_state().await {
             Ok(state) => {
                 self.metrics.observe(&state);
+                self.metrics.set_frr_reachable(true);
                 self.frr_state = Some(state);
             }
-            Err(e) => debug!(error = %e, "cannot read FRR state"),
+            Err(e) => {
+                debug!(error = %e, "cannot read FRR state");
+                self.metrics.set_frr_reachable(false);
+            }
         }
+        self.metrics.progress();
         let mut reapply = false;
         if self.frr.restarts() != self.restarts {
             self.restarts = self.frr.restarts();
@@ -241,6 +246,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
         }
         let started = Instant::now();
         let result = self.frr.apply(&d.rendered).await;
+        self.metrics.progress();
         let elapsed = result.duration.max(started.elapsed());
         self.metrics.apply_duration.observe(elapsed.as_secs_f64());
         let mut retry = None;

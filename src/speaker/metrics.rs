@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http_body_util::Full;
@@ -39,6 +39,17 @@ pub struct Metrics {
     pub reconciles: Counter,
     pub status_writes: Counter,
     ready: Arc<AtomicBool>,
+    health: Arc<Health>,
+}
+
+/// What `/healthz` and `/readyz` answer from: the engine loop's last sign of progress
+/// (a poll or an apply that finished) and whether FRR answered the last poll.
+struct Health {
+    started: std::time::Instant,
+    /// Milliseconds after `started` of the last progress.
+    last_progress_ms: AtomicU64,
+    frr_reachable: AtomicBool,
+    wedge_after_ms: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -46,6 +57,10 @@ impl Default for Metrics {
         Self::new()
     }
 }
+
+/// A loop that has not moved for this long is wedged (a poll every 500 ms; an FRR call is
+/// bounded by its own, shorter timeout).
+pub const DEFAULT_WEDGE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Metrics {
     pub fn new() -> Self {
@@ -65,6 +80,12 @@ impl Metrics {
             reconciles: Counter::default(),
             status_writes: Counter::default(),
             ready: Arc::new(AtomicBool::new(false)),
+            health: Arc::new(Health {
+                started: std::time::Instant::now(),
+                last_progress_ms: AtomicU64::new(0),
+                frr_reachable: AtomicBool::new(true),
+                wedge_after_ms: AtomicU64::new(DEFAULT_WEDGE_AFTER.as_millis() as u64),
+            }),
         };
         registry.register(
             "bgp_session_up",
@@ -117,6 +138,54 @@ impl Metrics {
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
+    }
+
+    /// The engine loop finished a poll or an apply.
+    pub fn progress(&self) {
+        let h = &self.health;
+        h.last_progress_ms
+            .store(h.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether FRR answered the last poll.
+    pub fn set_frr_reachable(&self, ok: bool) {
+        self.health.frr_reachable.store(ok, Ordering::Relaxed);
+    }
+
+    /// How long the loop may go without progress before `/healthz` fails.
+    pub fn set_wedge_after(&self, d: std::time::Duration) {
+        self.health
+            .wedge_after_ms
+            .store(d.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// `/healthz`: Err(why) when the engine loop has made no progress for too long (a
+    /// liveness probe then restarts the speaker; FRR keeps its config meanwhile).
+    pub fn healthy(&self) -> Result<(), String> {
+        let h = &self.health;
+        let now = h.started.elapsed().as_millis() as u64;
+        let idle = now.saturating_sub(h.last_progress_ms.load(Ordering::Relaxed));
+        let limit = h.wedge_after_ms.load(Ordering::Relaxed);
+        if idle > limit {
+            return Err(format!(
+                "engine wedged: no poll or apply finished for {:.1} s (limit {:.1} s)",
+                idle as f64 / 1000.0,
+                limit as f64 / 1000.0
+            ));
+        }
+        Ok(())
+    }
+
+    /// `/readyz`: the first apply succeeded, FRR answers, and the loop is not wedged.
+    pub fn readiness(&self) -> Result<(), String> {
+        self.healthy()?;
+        if !self.is_ready() {
+            return Err("not ready: no config applied yet".into());
+        }
+        if !self.health.frr_reachable.load(Ordering::Relaxed) {
+            return Err("not ready: FRR did not answer the last poll".into());
+        }
+        Ok(())
     }
 
     /// Mirrors FRR's sessions into the gauges; sessions that vanished are removed.
@@ -177,9 +246,14 @@ pub async fn serve(listener: TcpListener, metrics: Metrics) {
 fn respond<B>(req: &Request<B>, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (status, body) = match req.uri().path() {
         "/metrics" => (StatusCode::OK, metrics.encode()),
-        "/healthz" => (StatusCode::OK, "ok\n".to_string()),
-        "/readyz" if metrics.is_ready() => (StatusCode::OK, "ready\n".to_string()),
-        "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string()),
+        "/healthz" => match metrics.healthy() {
+            Ok(()) => (StatusCode::OK, "ok\n".to_string()),
+            Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+        },
+        "/readyz" => match metrics.readiness() {
+            Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+            Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+        },
         _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
     };
     Response::builder()

@@ -71,6 +71,9 @@ pub struct RequestRecord {
     /// A patch that created its object: RBAC checks `create` for it too, as a real API
     /// server does for a server-side apply of an object that does not exist.
     pub created: bool,
+    /// When the request was served (a server-wide sequence number), if it was: a request
+    /// its client gave up on while it hung is never served.
+    pub served: Option<u64>,
 }
 
 /// How the whole server behaves.
@@ -96,6 +99,9 @@ pub struct Fault {
     pub name: Option<String>,
     pub code: u16,
     pub times: usize,
+    /// Instead of answering `code`, hold the request until `clear_faults`, then serve it
+    /// (a request stuck in a slow network or API server, not refused).
+    pub hang: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -158,11 +164,15 @@ struct State {
     watches: Vec<WatchSub>,
     requests: Vec<RequestRecord>,
     faults: Vec<Fault>,
+    /// Requests served so far (see `RequestRecord::served`).
+    served: u64,
 }
 
 struct Inner {
     state: Mutex<State>,
     availability: watch::Sender<Availability>,
+    /// Bumped by `clear_faults`: releases hung requests.
+    faults_cleared: watch::Sender<u64>,
     bookmark_interval: Mutex<Duration>,
 }
 
@@ -188,6 +198,7 @@ impl ApiServer {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 availability,
+                faults_cleared: watch::channel(0).0,
                 bookmark_interval: Mutex::new(Duration::from_secs(60)),
             }),
             who: None,
@@ -231,6 +242,7 @@ impl ApiServer {
 
     pub fn clear_faults(&self) {
         self.state().faults.clear();
+        self.inner.faults_cleared.send_modify(|n| *n += 1);
     }
 
     /// Forget watch history up to now: a watch from an older resourceVersion gets 410 Gone.
@@ -396,6 +408,7 @@ impl ApiServer {
                 name: target.name.clone(),
                 subresource: target.sub.clone(),
                 created: false,
+                served: None,
             });
             st.requests.len() - 1
         };
@@ -421,8 +434,15 @@ impl ApiServer {
                 }
             }
         }
-        if let Some(code) = self.take_fault(verb, &target, self.who.as_deref()) {
-            return status_response(code, reason_for(code), "injected fault", None);
+        match self.take_fault(verb, &target, self.who.as_deref()) {
+            Some((_, true)) => {
+                let mut cleared = self.inner.faults_cleared.subscribe();
+                let _ = cleared.changed().await;
+            }
+            Some((code, false)) => {
+                return status_response(code, reason_for(code), "injected fault", None)
+            }
+            None => {}
         }
 
         let content_type = parts
@@ -449,6 +469,14 @@ impl ApiServer {
             Verb::Delete => self.state().delete(&target, &body, dry_run),
             Verb::DeleteCollection => self.state().delete_collection(&target, &query),
         };
+        {
+            let mut st = self.state();
+            st.served += 1;
+            let seq = st.served;
+            if let Some(r) = st.requests.get_mut(record) {
+                r.served = Some(seq);
+            }
+        }
         match result {
             Ok((code, value)) => {
                 if verb == Verb::Patch && code == 201 {
@@ -462,7 +490,8 @@ impl ApiServer {
         }
     }
 
-    fn take_fault(&self, verb: Verb, target: &Target, who: Option<&str>) -> Option<u16> {
+    /// The matching fault's (code, hang), consumed once.
+    fn take_fault(&self, verb: Verb, target: &Target, who: Option<&str>) -> Option<(u16, bool)> {
         let mut st = self.state();
         let idx = st.faults.iter().position(|f| {
             f.times > 0
@@ -480,11 +509,11 @@ impl ApiServer {
         })?;
         let fault = &mut st.faults[idx];
         fault.times -= 1;
-        let code = fault.code;
+        let found = (fault.code, fault.hang);
         if fault.times == 0 {
             st.faults.remove(idx);
         }
-        Some(code)
+        Some(found)
     }
 
     fn watch(&self, target: &Target, query: &BTreeMap<String, String>) -> Response<ResponseBody> {

@@ -20,6 +20,10 @@ pub struct Script {
     pub reads: usize,
     /// Bumped to play a restarted daemon.
     pub restarts: u64,
+    /// `read_state` fails (FRR's sockets gone).
+    pub unreachable: bool,
+    /// `read_state` never returns (a wedged call, past every timeout).
+    pub hang_reads: bool,
 }
 
 /// Cheap to clone; clones share one script.
@@ -74,9 +78,20 @@ impl Frr for FakeFrr {
     }
 
     async fn read_state(&mut self) -> Result<FrrState, StatusError> {
-        let mut s = self.0.lock().unwrap();
-        s.reads += 1;
-        Ok(s.state.clone())
+        let hang = {
+            let mut s = self.0.lock().unwrap();
+            s.reads += 1;
+            if s.unreachable {
+                return Err(StatusError::Cli(ferrule::CliError::Timeout(
+                    Duration::from_secs(1),
+                )));
+            }
+            s.hang_reads
+        };
+        if hang {
+            std::future::pending::<()>().await;
+        }
+        Ok(self.0.lock().unwrap().state.clone())
     }
 
     fn restarts(&self) -> u64 {
