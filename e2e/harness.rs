@@ -36,6 +36,9 @@ pub struct Instance {
     pub log: PathBuf,
     pub ipv4: Ipv4Addr,
     pub ipv6: Ipv6Addr,
+    /// The capability bounding set the daemons run with (`setpriv --bounding-set` form,
+    /// e.g. `-all,+net_admin`); None: all of root's.
+    pub caps: Option<String>,
 }
 
 pub struct Lab {
@@ -66,6 +69,12 @@ impl Lab {
     /// A ToR and `nodes` nodes, FRR running everywhere with an empty config.
     /// `None` (after a loud message) when the machine cannot run the lab and CI is not set.
     pub fn start(nodes: usize) -> Option<Lab> {
+        Lab::start_with_caps(nodes, None)
+    }
+
+    /// [`Lab::start`] with the nodes' daemons limited to `caps` (a container's
+    /// capabilities, in `setpriv --bounding-set` form); the ToR keeps all of root's.
+    pub fn start_with_caps(nodes: usize, caps: Option<&str>) -> Option<Lab> {
         assert!((1..=50).contains(&nodes), "1..=50 nodes");
         if let Err(reason) = prerequisites() {
             return unavailable(&reason);
@@ -85,10 +94,14 @@ impl Lab {
             log: dir.join(name).join("log"),
             ipv4: Ipv4Addr::new(192, 0, 2, last_octet),
             ipv6: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(last_octet)),
+            caps: None,
         };
         let tor = instance("tor", 1);
         let nodes: Vec<Instance> = (0..nodes)
-            .map(|i| instance(&format!("node{}", i + 1), 21 + i as u8))
+            .map(|i| Instance {
+                caps: caps.map(str::to_string),
+                ..instance(&format!("node{}", i + 1), 21 + i as u8)
+            })
             .collect();
         // From here on the guard owns whatever exists, so a failure half-way still cleans up.
         let mut lab = Lab {
@@ -262,7 +275,12 @@ fn spawn_daemon(inst: &Instance, daemon: &str) -> Result<std::process::Child, St
         "-c",
         UTS_WRAPPER,
         &inst.name,
-        &bin,
+    ];
+    if let Some(caps) = &inst.caps {
+        argv.extend(["setpriv", "--bounding-set", caps.as_str()]);
+    }
+    argv.extend([
+        bin.as_str(),
         "-P",
         "0",
         "-f",
@@ -275,7 +293,7 @@ fn spawn_daemon(inst: &Instance, daemon: &str) -> Result<std::process::Child, St
         &run_dir,
         "--log",
         &log,
-    ];
+    ]);
     if daemon == "bfdd" {
         argv.extend(["--bfdctl", &bfdctl]);
     }

@@ -117,3 +117,92 @@ fn a_panicking_test_still_removes_its_lab() {
     );
     assert!(!live.dir.exists(), "{} left behind", live.dir.display());
 }
+
+/// The capabilities the speaker manifest gives its FRR container, in `setpriv` form.
+fn manifest_frr_caps() -> (Vec<String>, String) {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/manifests/speaker.yaml"
+    ))
+    .unwrap();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v = serde_yaml::Value::deserialize(doc).unwrap();
+        if v["kind"].as_str() != Some("DaemonSet") {
+            continue;
+        }
+        let ds: k8s_openapi::api::apps::v1::DaemonSet = serde_yaml::from_value(v).unwrap();
+        let pod = ds.spec.unwrap().template.spec.unwrap();
+        let frr = pod.containers.iter().find(|c| c.name == "frr").unwrap();
+        let caps = frr
+            .security_context
+            .as_ref()
+            .unwrap()
+            .capabilities
+            .as_ref()
+            .unwrap();
+        assert_eq!(caps.drop.as_deref(), Some(&["ALL".to_string()][..]));
+        let add = caps.add.clone().unwrap();
+        let set = std::iter::once("-all".to_string())
+            .chain(add.iter().map(|c| format!("+{}", c.to_ascii_lowercase())))
+            .collect::<Vec<_>>()
+            .join(",");
+        return (add, set);
+    }
+    panic!("no DaemonSet in manifests/speaker.yaml");
+}
+
+/// FRR's daemons come up, peer and run BFD with exactly the capabilities the manifest
+/// grants its FRR container (and no more: the kernel's bounding set says so).
+#[test]
+fn frr_daemons_run_with_only_the_manifests_capabilities() {
+    let (add, caps) = manifest_frr_caps();
+    let Some(lab) = harness::Lab::start_with_caps(1, Some(&caps)) else {
+        return;
+    };
+    let node = lab.node(0).clone();
+    lab.tor
+        .load_config(&harness::tor_config(65000, &[(&node, 65100)]))
+        .unwrap();
+    node.load_config(&format!(
+        "router bgp 65100\n bgp router-id {n}\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n no bgp network import-check\n neighbor 192.0.2.1 remote-as 65000\n neighbor 192.0.2.1 timers 3 9\n neighbor 192.0.2.1 timers connect 1\n neighbor 192.0.2.1 bfd\n address-family ipv4 unicast\n  network 203.0.113.7/32\n  neighbor 192.0.2.1 activate\n exit-address-family\nexit\n",
+        n = node.ipv4
+    ))
+    .unwrap();
+    harness::wait_established(&lab.tor, node.ipv4, Duration::from_secs(20));
+    harness::wait_bfd_up(&lab.tor, node.ipv4, Duration::from_secs(10));
+    harness::wait_until(Duration::from_secs(10), "203.0.113.7/32 at the ToR", || {
+        match harness::best_path(&lab.tor, "203.0.113.7/32") {
+            Some(p) => Ok(p),
+            None => Err("no path"),
+        }
+    });
+    // Each daemon really ran with only those: bit n of CapBnd is capability n.
+    let bits: u64 = add
+        .iter()
+        .map(|c| {
+            let n = match c.as_str() {
+                "CHOWN" => 0,
+                "DAC_OVERRIDE" => 1,
+                "FOWNER" => 3,
+                "KILL" => 5,
+                "SETGID" => 6,
+                "SETUID" => 7,
+                "NET_BIND_SERVICE" => 10,
+                "NET_ADMIN" => 12,
+                "NET_RAW" => 13,
+                "SYS_ADMIN" => 21,
+                other => panic!("capability {other}: add its number here"),
+            };
+            1u64 << n
+        })
+        .sum();
+    for d in ["zebra", "bgpd", "bfdd"] {
+        let pid = std::fs::read_to_string(node.run.join(format!("{d}.pid"))).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+        let bnd = status.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+        let got = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(got, bits, "{d}: {bnd}");
+    }
+    eprintln!("FRR ran peered with BFD on the manifest's capabilities: {caps}");
+}

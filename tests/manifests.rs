@@ -185,3 +185,111 @@ fn rbac_is_least_privilege() {
         assert!(!g.contains('*'), "wildcard grant {g}");
     }
 }
+
+/// ferrule's own containers run as non-root with no capability, a read-only root and the
+/// runtime's seccomp profile; FRR's container gets exactly the capabilities its comments
+/// account for (e2e/lab_smoke.rs runs the daemons with that set).
+#[test]
+fn containers_run_with_least_privilege() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let ds: Vec<DaemonSet> = of_kind("speaker.yaml", "DaemonSet");
+    let deploy: Vec<Deployment> = of_kind("controller.yaml", "Deployment");
+    let speaker_pod = ds[0].spec.as_ref().unwrap().template.spec.clone().unwrap();
+    let controller_pod = deploy[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .clone()
+        .unwrap();
+    for (pod, name) in [(&speaker_pod, "ferrule"), (&controller_pod, "controller")] {
+        let c = pod.containers.iter().find(|c| c.name == name).unwrap();
+        let sc = c.security_context.as_ref().unwrap();
+        let pod_sc = pod.security_context.clone().unwrap_or_default();
+        assert_eq!(
+            sc.run_as_non_root.or(pod_sc.run_as_non_root),
+            Some(true),
+            "{name}"
+        );
+        let uid = sc.run_as_user.or(pod_sc.run_as_user).unwrap();
+        assert!(uid > 0, "{name}");
+        assert_eq!(sc.read_only_root_filesystem, Some(true), "{name}");
+        assert_eq!(sc.allow_privilege_escalation, Some(false), "{name}");
+        let caps = sc.capabilities.as_ref().unwrap();
+        assert_eq!(
+            caps.drop.as_deref(),
+            Some(&["ALL".to_string()][..]),
+            "{name}"
+        );
+        assert!(caps.add.as_ref().is_none_or(|a| a.is_empty()), "{name}");
+        let seccomp = sc
+            .seccomp_profile
+            .as_ref()
+            .or(pod_sc.seccomp_profile.as_ref())
+            .map(|p| p.type_.as_str());
+        assert_eq!(seccomp, Some("RuntimeDefault"), "{name}");
+    }
+    // The sidecar reads FRR's config, never writes it.
+    let ferrule = speaker_pod
+        .containers
+        .iter()
+        .find(|c| c.name == "ferrule")
+        .unwrap();
+    let etc = ferrule
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| m.mount_path == "/etc/frr")
+        .unwrap();
+    assert_eq!(etc.read_only, Some(true));
+    // It reaches the vty sockets as frr with frrvty, the ids the image fixes.
+    let dockerfile =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/Dockerfile"))
+            .unwrap();
+    let sc = ferrule.security_context.as_ref().unwrap();
+    assert!(dockerfile.contains(&format!("--uid {} --gid frr", sc.run_as_user.unwrap())));
+    let groups = speaker_pod
+        .security_context
+        .as_ref()
+        .unwrap()
+        .supplemental_groups
+        .clone()
+        .unwrap();
+    for g in &groups {
+        assert!(
+            dockerfile.contains(&format!("--gid {g} frrvty")),
+            "group {g}"
+        );
+    }
+    let frr = speaker_pod
+        .containers
+        .iter()
+        .find(|c| c.name == "frr")
+        .unwrap();
+    let caps = frr
+        .security_context
+        .as_ref()
+        .unwrap()
+        .capabilities
+        .clone()
+        .unwrap();
+    assert_eq!(caps.drop.as_deref(), Some(&["ALL".to_string()][..]));
+    let mut add = caps.add.unwrap();
+    add.sort();
+    assert_eq!(
+        add,
+        [
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "FOWNER",
+            "KILL",
+            "NET_ADMIN",
+            "NET_BIND_SERVICE",
+            "NET_RAW",
+            "SETGID",
+            "SETUID",
+            "SYS_ADMIN"
+        ]
+    );
+}
