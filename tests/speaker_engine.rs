@@ -296,3 +296,62 @@ async fn a_hung_status_sink_never_stalls_applies() {
         .expect("the engine stops although status is stuck")
         .unwrap();
 }
+
+/// An FRR whose daemons never answer (SIGSTOPped): applies hang, and state reads too when
+/// `reads_hang`; counts the hanging calls begun.
+#[derive(Clone, Default)]
+struct WedgedFrr {
+    begun: Arc<std::sync::atomic::AtomicUsize>,
+    reads_hang: bool,
+}
+
+impl ferrule::Frr for WedgedFrr {
+    async fn apply(&mut self, _: &ferrule::Rendered) -> ferrule::Applied {
+        self.begun.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::pending().await
+    }
+    async fn read_state(&mut self) -> Result<FrrState, ferrule::StatusError> {
+        if !self.reads_hang {
+            return Ok(FrrState::default());
+        }
+        self.begun.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::pending().await
+    }
+}
+
+/// Shutdown does not wait for FRR: an apply or a poll in flight to a wedged daemon is
+/// dropped, and the engine returns at once.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_wedged_frr() {
+    for (what, initial) in [("apply", Some(seed())), ("poll", None)] {
+        let frr = WedgedFrr {
+            reads_hang: initial.is_none(),
+            ..WedgedFrr::default()
+        };
+        let (_tx, rx) = watch::channel(initial.map(Arc::new));
+        let (stop, stop_rx) = watch::channel(false);
+        let mut cfg = EngineConfig::new("node-21", "metallb-system");
+        cfg.addresses = ferrule::Addresses::Allocate;
+        cfg.coalesce = Duration::from_millis(10);
+        cfg.poll_interval = Duration::from_millis(20);
+        let task = tokio::spawn(engine::run(
+            cfg,
+            rx,
+            frr.clone(),
+            MemorySink::default(),
+            Metrics::new(),
+            stop_rx,
+        ));
+        until(&format!("a {what} in flight"), || {
+            frr.begun.load(std::sync::atomic::Ordering::SeqCst) > 0
+        })
+        .await;
+        let t = tokio::time::Instant::now();
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .unwrap_or_else(|_| panic!("the engine waited for a wedged {what}"))
+            .unwrap();
+        eprintln!("stopped with a {what} in flight after {:?}", t.elapsed());
+    }
+}
