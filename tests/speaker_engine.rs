@@ -178,6 +178,38 @@ async fn a_failed_apply_is_retried_and_reported() {
     h.stop().await;
 }
 
+/// A change FRR refuses, then reverted: the last good config is what FRR runs again, and
+/// status says so (not the stale failure).
+#[tokio::test]
+async fn reverting_a_refused_change_clears_the_failure() {
+    let h = start("node-21", Some(seed()));
+    until("first apply", || h.applied().len() == 1).await;
+    h.frr.0.lock().unwrap().fail_next = usize::MAX;
+    h.tx.send_replace(Some(Arc::new(seed_without_node21_endpoint())));
+    let failed = |o: &StatusObjects| {
+        o.node
+            .as_ref()
+            .and_then(|n| n.status.as_ref())
+            .is_some_and(|s| s.apply_result == "Failed")
+    };
+    until("the failure is published", || {
+        h.last_published().is_some_and(|o| failed(&o))
+    })
+    .await;
+    // Back to what FRR runs; the culprit gone, FRR takes applies again.
+    h.tx.send_replace(Some(Arc::new(seed())));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    h.frr.0.lock().unwrap().fail_next = 0;
+    until("success is published again", || {
+        h.last_published().is_some_and(|o| !failed(&o))
+    })
+    .await;
+    let applied = h.applied();
+    assert_eq!(applied.len(), 2, "one verifying apply of the good config");
+    assert_eq!(applied[0], applied[1]);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn status_follows_frr_and_is_written_only_on_change() {
     let h = start("node-21", Some(seed()));

@@ -219,7 +219,11 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
     /// Returns the delay before a retry when the apply failed.
     pub async fn apply(&mut self) -> Option<Duration> {
         let d = self.desired.as_ref()?;
-        if self.applied_hash.as_deref() == Some(d.hash.as_str()) {
+        // After a failed apply, going back to the config FRR last ran still takes one
+        // (normally empty, verified) apply: otherwise status would report the failure
+        // until the next real change, long after its culprit is gone.
+        let failed = self.last_apply.as_ref().is_some_and(|a| !a.ok);
+        if self.applied_hash.as_deref() == Some(d.hash.as_str()) && !failed {
             self.change_seen = None;
             self.publish().await;
             return None;
