@@ -795,7 +795,27 @@ spec:
     assert!(events.is_empty(), "routes moved at the ToR: {events:?}");
     assert_eq!(tor_table(&lab.tor, "ipv4"), want);
     assert_eq!(session_counters(&lab.tor, &[node]), counters);
-    assert_eq!(node.running_config(), good, "FRR runs the last good config");
+    // FRR runs the last good config (compared as FRR means it). The retries go on: caught
+    // between a retry's batch and its restore, FRR holds the batch's route-maps, which
+    // nothing references (the neighbor line that would was refused); nothing else may
+    // differ.
+    let now = node.running_config();
+    let drift = ferrule::frr_diff::diff(
+        &ferrule::frr_config::parse(&good),
+        &ferrule::frr_config::parse(&now),
+    );
+    let transient: Vec<&String> = drift
+        .config
+        .iter()
+        .filter(|c| c.starts_with("no route-map "))
+        .collect();
+    eprintln!("faults: unreferenced route-maps of a retry in flight: {transient:?}");
+    assert_eq!(
+        transient.len(),
+        drift.changes,
+        "FRR runs the last good config; it would need {:?}\nwas:\n{good}\nnow:\n{now}",
+        drift.config
+    );
 
     // The bad peer goes: applies succeed again, nothing moved.
     work.remove("40-self-peer.yaml");
@@ -953,4 +973,393 @@ fn speaker_killed_mid_apply_converges_without_a_reset() {
     assert_eq!(status, None);
     assert_eq!(after, counters, "the BGP session was reset");
     speaker.terminate();
+}
+
+/// A tiny xorshift64*: seeded, reproducible, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn coin(&mut self) -> bool {
+        self.next() & 1 == 1
+    }
+}
+
+const SLOTS: usize = 16;
+const CHANGES: usize = 500;
+const COMMUNITIES: [&str; 3] = ["65000:1", "65000:2", "65000:3"];
+const LOCAL_PREFS: [Option<u32>; 4] = [None, Some(120), Some(150), Some(200)];
+/// The rate changes are written at (a pace, not a wait for anything).
+const CHANGE_INTERVAL: Duration = Duration::from_millis(15);
+
+#[derive(Clone, Debug)]
+struct Svc {
+    etp_local: bool,
+    /// Indices of the nodes with a ready endpoint.
+    nodes: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+struct Adv {
+    communities: Vec<&'static str>,
+    local_pref: Option<u32>,
+}
+
+/// What the manifests say, written one file per Service slot and per advertisement.
+struct World {
+    services: Vec<Option<Svc>>,
+    advs: [Adv; 2],
+}
+
+fn slot_ip(i: usize) -> String {
+    if i < SLOTS / 2 {
+        format!("203.0.113.{}", 20 + i)
+    } else {
+        format!("198.51.100.{}", 20 + i)
+    }
+}
+
+impl World {
+    fn random_svc(rng: &mut Rng, nodes: usize) -> Svc {
+        Svc {
+            etp_local: rng.coin(),
+            nodes: (0..nodes).filter(|_| rng.coin()).collect(),
+        }
+    }
+
+    fn random_adv(rng: &mut Rng) -> Adv {
+        Adv {
+            communities: COMMUNITIES.iter().copied().filter(|_| rng.coin()).collect(),
+            local_pref: LOCAL_PREFS[rng.below(LOCAL_PREFS.len())],
+        }
+    }
+
+    fn write_svc(&self, work: &Work, nodes: &[&Instance], i: usize) {
+        let file = format!("30-svc-{i:02}.yaml");
+        match &self.services[i] {
+            None => work.remove(&file),
+            Some(s) => {
+                let on: Vec<&str> = s.nodes.iter().map(|&n| nodes[n].name.as_str()).collect();
+                let ip = slot_ip(i);
+                work.write(
+                    &file,
+                    &service_yaml(&format!("s{i}"), s.etp_local, Some(&ip), false, &on),
+                );
+            }
+        }
+    }
+
+    fn write_adv(&self, work: &Work, i: usize) {
+        let (name, pool) = [("adv-a", "pool-a"), ("adv-b", "pool-b")][i];
+        let a = &self.advs[i];
+        work.write(
+            &format!("20-{name}.yaml"),
+            &adv_yaml(name, pool, &a.communities, a.local_pref),
+        );
+    }
+
+    /// One random change (never a peer): returns what it was.
+    fn change(&mut self, rng: &mut Rng, work: &Work, nodes: &[&Instance]) -> &'static str {
+        let i = rng.below(SLOTS);
+        let kind = rng.below(10);
+        match (kind, self.services[i].is_some()) {
+            (0..=1, _) => {
+                self.services[i] = match self.services[i] {
+                    Some(_) => None,
+                    None => Some(World::random_svc(rng, nodes.len())),
+                };
+                self.write_svc(work, nodes, i);
+                "service added/removed"
+            }
+            (2..=4, true) => {
+                let s = self.services[i].as_mut().unwrap();
+                s.nodes = (0..nodes.len()).filter(|_| rng.coin()).collect();
+                self.write_svc(work, nodes, i);
+                "endpoints moved"
+            }
+            (5..=6, true) => {
+                let s = self.services[i].as_mut().unwrap();
+                s.etp_local = !s.etp_local;
+                self.write_svc(work, nodes, i);
+                "externalTrafficPolicy flipped"
+            }
+            (7..=8, _) => {
+                let a = rng.below(2);
+                self.advs[a].communities =
+                    COMMUNITIES.iter().copied().filter(|_| rng.coin()).collect();
+                self.write_adv(work, a);
+                "communities changed"
+            }
+            _ => {
+                let a = rng.below(2);
+                self.advs[a].local_pref = LOCAL_PREFS[rng.below(LOCAL_PREFS.len())];
+                self.write_adv(work, a);
+                "localPref changed"
+            }
+        }
+    }
+}
+
+/// Prefix -> paths as (next hop, communities sorted, LOCAL_PREF): the ToR's BGP table.
+type Paths = BTreeMap<String, BTreeSet<(String, String, u64)>>;
+
+fn sorted_words(s: &str) -> String {
+    let mut w: Vec<&str> = s.split_whitespace().collect();
+    w.sort();
+    w.join(" ")
+}
+
+fn tor_paths(tor: &Instance) -> Paths {
+    let mut out = Paths::new();
+    for prefix in tor_table(tor, "ipv4").keys() {
+        let v = tor.bgpd_json(&format!("show bgp ipv4 unicast {prefix} json"));
+        let paths = out.entry(prefix.clone()).or_default();
+        for p in v["paths"].as_array().into_iter().flatten() {
+            paths.insert((
+                p["nexthops"][0]["ip"].as_str().unwrap_or("?").to_string(),
+                sorted_words(p["community"]["string"].as_str().unwrap_or("")),
+                p["locPrf"].as_u64().unwrap_or(100),
+            ));
+        }
+    }
+    out
+}
+
+/// What ferrule's pure core says the ToR should have for the manifests as they are now:
+/// `compute` over the directory, each node's intent, every announcement to the ToR.
+fn expected_paths(work: &Work, nodes: &[&Instance]) -> Paths {
+    let loaded = ferrule::manifests::load_dir(&work.manifests, NS).unwrap();
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let computed = ferrule::compute(
+        &loaded.snapshot,
+        &ferrule::Options::default(),
+        ferrule::Addresses::Allocate,
+        &BTreeMap::new(),
+    );
+    assert!(computed.errors.is_empty(), "{:?}", computed.errors);
+    let mut out = Paths::new();
+    for n in nodes {
+        let intent = computed.node_intent(&n.name);
+        for r in &intent.routers {
+            for nb in &r.neighbors {
+                for a in &nb.announcements {
+                    let communities: Vec<String> =
+                        a.communities.iter().map(|c| c.to_string()).collect();
+                    out.entry(a.prefix.to_string()).or_default().insert((
+                        n.ipv4.to_string(),
+                        sorted_words(&communities.join(" ")),
+                        a.local_pref.map(u64::from).unwrap_or(100),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Prefix -> next hops in the ToR's kernel (what packets use).
+fn tor_fib(tor: &Instance) -> BTreeMap<String, BTreeSet<String>> {
+    let text = harness::exec(
+        &tor.ns,
+        &["ip", "-4", "-j", "route", "show", "proto", "bgp"],
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for r in v.as_array().into_iter().flatten() {
+        let dst = r["dst"].as_str().unwrap_or("?");
+        let dst = if dst.contains('/') {
+            dst.to_string()
+        } else {
+            format!("{dst}/32")
+        };
+        let mut hops: BTreeSet<String> = r["nexthops"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h["gateway"].as_str().map(str::to_string))
+            .collect();
+        if let Some(g) = r["gateway"].as_str() {
+            hops.insert(g.to_string());
+        }
+        out.insert(dst, hops);
+    }
+    out
+}
+
+/// The FIB the expected paths imply: every path's next hop (the ToR runs iBGP multipath,
+/// and every node's paths for a prefix carry the same attributes).
+fn expected_fib(paths: &Paths) -> BTreeMap<String, BTreeSet<String>> {
+    paths
+        .iter()
+        .map(|(p, ps)| (p.clone(), ps.iter().map(|x| x.0.clone()).collect()))
+        .collect()
+}
+
+/// 500 random manifest changes (Services added and removed, endpoints moved between nodes,
+/// externalTrafficPolicy flipped, advertisement communities and localPref changed; never a
+/// peer) written in quick succession to two speakers: no session is reset, and at every
+/// 50th change and at the end the ToR's BGP table and FIB are exactly what ferrule's pure
+/// core computes for the manifests.
+///
+/// Ignored for now: with the default seed it fails at the 50th change, every time. A
+/// withdrawn Service's /32 (198.51.100.29) stays at the ToR from both nodes: the nodes' BGP
+/// tables and running configs no longer have it, yet their adj-RIB-out (`advertised-routes`)
+/// still does, so no withdrawal was ever sent. A `clear bgp ... soft out` healed one node
+/// of the two within 5 s. Run it with `--ignored` (FAULTS_SEED=N for another sequence).
+#[test]
+#[ignore = "finds stale adj-RIB-out routes after withdrawals (see doc); to be fixed"]
+fn five_hundred_random_manifest_changes_reset_no_session() {
+    let _serial = serial();
+    log_init();
+    let seed: u64 = std::env::var("FAULTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_f4a1_7000_0013);
+    let Some(lab) = Lab::start_peered(2, 65000, 65000) else {
+        return;
+    };
+    let nodes: Vec<&Instance> = lab.nodes.iter().collect();
+    let work = Work::new("random");
+    let mut rng = Rng(seed);
+    let mut world = World {
+        services: (0..SLOTS)
+            .map(|_| rng.coin().then(|| World::random_svc(&mut rng, nodes.len())))
+            .collect(),
+        advs: [World::random_adv(&mut rng), World::random_adv(&mut rng)],
+    };
+    work.write(
+        "10-base.yaml",
+        &base_yaml(&nodes, 65000, 65000, "  holdTime: 9s\n"),
+    );
+    for a in 0..2 {
+        world.write_adv(&work, a);
+    }
+    for i in 0..SLOTS {
+        world.write_svc(&work, &nodes, i);
+    }
+    let speakers: Vec<Speaker> = nodes
+        .iter()
+        .map(|n| Speaker::start(n, &work, "10s"))
+        .collect();
+    for n in &nodes {
+        wait_established(&lab.tor, n.ipv4, Duration::from_secs(30));
+    }
+    let converge = |what: &str| -> (Duration, usize) {
+        let t = Instant::now();
+        let want = expected_paths(&work, &nodes);
+        let r = harness::try_wait_until(Duration::from_secs(30), || {
+            let got = tor_paths(&lab.tor);
+            if got != want {
+                return Err(format!("BGP table differs:\n got  {got:?}\n want {want:?}"));
+            }
+            let (fib, want_fib) = (tor_fib(&lab.tor), expected_fib(&want));
+            if fib != want_fib {
+                return Err(format!("FIB differs:\n got  {fib:?}\n want {want_fib:?}"));
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            // Diagnosis: does a soft-out refresh from the nodes clear what is stale?
+            for n in &nodes {
+                let _ = n.vtysh(&["clear bgp ipv4 unicast 192.0.2.1 soft out"]);
+            }
+            let want = expected_paths(&work, &nodes);
+            let healed = harness::try_wait_until(Duration::from_secs(5), || {
+                let got = tor_paths(&lab.tor);
+                if got == want {
+                    Ok(())
+                } else {
+                    Err(got)
+                }
+            });
+            eprintln!("after `clear bgp ... soft out` on the nodes: {healed:?}");
+            let configs: Vec<String> = nodes
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} table: {:?}\nadvertised: {}",
+                        n.name,
+                        tor_table(n, "ipv4").keys().collect::<Vec<_>>(),
+                        n.vtysh(&["show bgp ipv4 unicast neighbors 192.0.2.1 advertised-routes"])
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            let logs: Vec<String> = speakers.iter().map(|s| s.log_text()).collect();
+            panic!(
+                "timed out waiting for {what}: {e}\nnode configs:\n{}\nspeaker logs (tails):\n{}",
+                configs.join("\n-----\n"),
+                logs.iter()
+                    .map(|l| l.lines().rev().take(40).collect::<Vec<_>>().join("\n"))
+                    .collect::<Vec<_>>()
+                    .join("\n-----\n")
+            );
+        }
+        (t.elapsed(), want.len())
+    };
+    let (initial, _) = converge("the initial manifests at the ToR");
+    let counters = session_counters(&lab.tor, &nodes);
+    let applies0: f64 = speakers
+        .iter()
+        .map(|s| s.metric_now("ferrule_frr_applies_total"))
+        .sum();
+
+    let started = Instant::now();
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut checkpoints = Vec::new();
+    for i in 1..=CHANGES {
+        let t = Instant::now();
+        *kinds
+            .entry(world.change(&mut rng, &work, &nodes))
+            .or_default() += 1;
+        if i % 50 == 0 {
+            let (took, prefixes) = converge(&format!("the ToR to match the core after change {i}"));
+            checkpoints.push((i, took, prefixes));
+            assert_eq!(
+                session_counters(&lab.tor, &nodes),
+                counters,
+                "a session was reset by change {i} or before"
+            );
+        } else if let Some(left) = CHANGE_INTERVAL.checked_sub(t.elapsed()) {
+            std::thread::sleep(left);
+        }
+    }
+    let total = started.elapsed();
+    let applies: f64 = speakers
+        .iter()
+        .map(|s| s.metric_now("ferrule_frr_applies_total"))
+        .sum::<f64>()
+        - applies0;
+    let errors: f64 = speakers
+        .iter()
+        .map(|s| s.metric_now("ferrule_frr_apply_errors_total"))
+        .sum();
+    let after = session_counters(&lab.tor, &nodes);
+    let final_paths = tor_paths(&lab.tor);
+    eprintln!(
+        "faults: seed {seed:#x}: {CHANGES} random changes {kinds:?} in {total:?} (initial \
+         convergence {initial:?}); {applies} applies that sent commands over 2 speakers, \
+         {errors} failed; convergence at each 50th change (change, time, prefixes): \
+         {checkpoints:?}; final ToR table = core's ({} prefixes); session counters before \
+         {counters:?} after {after:?}",
+        final_paths.len()
+    );
+    assert_eq!(after, counters, "sessions were reset");
+    assert_eq!(errors, 0.0, "no apply failed");
+    assert!(
+        applies > 50.0,
+        "the changes reached FRR as applies: {applies}"
+    );
+    for mut s in speakers {
+        s.terminate();
+    }
 }
