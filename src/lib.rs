@@ -30,7 +30,9 @@ pub use crate::input::ledger::{Ledger, LedgerError};
 pub use crate::input::{manifests, trim};
 
 // FRR.
-pub use crate::frr::cli::{BatchOutput, Cli, CliError, Transport, VtySockets, VtyshProcess};
+pub use crate::frr::cli::{
+    BatchOutput, Cli, CliError, Transport, VtySockets, VtyshProcess, DEFAULT_COMMAND_TIMEOUT,
+};
 pub use crate::frr::reload::apply::{ApplyResult, Driver, Outcome};
 pub use crate::frr::reload::{config as frr_config, diff as frr_diff};
 pub use crate::frr::render::{

@@ -81,7 +81,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Speaker(args) => {
             init_logging(cli.log_json);
-            runtime()?.block_on(ferrule::run_speaker(args))?;
+            let rt = runtime()?;
+            let result = rt.block_on(ferrule::run_speaker(args));
+            // Exit promptly after SIGTERM: file writes still running on blocking threads
+            // (a wedged filesystem) are not waited for beyond this.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            result?;
         }
         Command::Controller(opts) => {
             init_logging(cli.log_json);

@@ -178,6 +178,38 @@ async fn a_failed_apply_is_retried_and_reported() {
     h.stop().await;
 }
 
+/// A change FRR refuses, then reverted: the last good config is what FRR runs again, and
+/// status says so (not the stale failure).
+#[tokio::test]
+async fn reverting_a_refused_change_clears_the_failure() {
+    let h = start("node-21", Some(seed()));
+    until("first apply", || h.applied().len() == 1).await;
+    h.frr.0.lock().unwrap().fail_next = usize::MAX;
+    h.tx.send_replace(Some(Arc::new(seed_without_node21_endpoint())));
+    let failed = |o: &StatusObjects| {
+        o.node
+            .as_ref()
+            .and_then(|n| n.status.as_ref())
+            .is_some_and(|s| s.apply_result == "Failed")
+    };
+    until("the failure is published", || {
+        h.last_published().is_some_and(|o| failed(&o))
+    })
+    .await;
+    // Back to what FRR runs; the culprit gone, FRR takes applies again.
+    h.tx.send_replace(Some(Arc::new(seed())));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    h.frr.0.lock().unwrap().fail_next = 0;
+    until("success is published again", || {
+        h.last_published().is_some_and(|o| !failed(&o))
+    })
+    .await;
+    let applied = h.applied();
+    assert_eq!(applied.len(), 2, "one verifying apply of the good config");
+    assert_eq!(applied[0], applied[1]);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn status_follows_frr_and_is_written_only_on_change() {
     let h = start("node-21", Some(seed()));
@@ -400,4 +432,63 @@ async fn health_reports_an_unreachable_frr_and_a_wedged_engine() {
     assert!(metrics.readiness().is_err());
     task.abort();
     drop(stop);
+}
+
+/// An FRR whose daemons never answer (SIGSTOPped): applies hang, and state reads too when
+/// `reads_hang`; counts the hanging calls begun.
+#[derive(Clone, Default)]
+struct WedgedFrr {
+    begun: Arc<std::sync::atomic::AtomicUsize>,
+    reads_hang: bool,
+}
+
+impl ferrule::Frr for WedgedFrr {
+    async fn apply(&mut self, _: &ferrule::Rendered) -> ferrule::Applied {
+        self.begun.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::pending().await
+    }
+    async fn read_state(&mut self) -> Result<FrrState, ferrule::StatusError> {
+        if !self.reads_hang {
+            return Ok(FrrState::default());
+        }
+        self.begun.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::pending().await
+    }
+}
+
+/// Shutdown does not wait for FRR: an apply or a poll in flight to a wedged daemon is
+/// dropped, and the engine returns at once.
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_wedged_frr() {
+    for (what, initial) in [("apply", Some(seed())), ("poll", None)] {
+        let frr = WedgedFrr {
+            reads_hang: initial.is_none(),
+            ..WedgedFrr::default()
+        };
+        let (_tx, rx) = watch::channel(initial.map(Arc::new));
+        let (stop, stop_rx) = watch::channel(false);
+        let mut cfg = EngineConfig::new("node-21", "metallb-system");
+        cfg.addresses = ferrule::Addresses::Allocate;
+        cfg.coalesce = Duration::from_millis(10);
+        cfg.poll_interval = Duration::from_millis(20);
+        let task = tokio::spawn(engine::run(
+            cfg,
+            rx,
+            frr.clone(),
+            MemorySink::default(),
+            Metrics::new(),
+            stop_rx,
+        ));
+        until(&format!("a {what} in flight"), || {
+            frr.begun.load(std::sync::atomic::Ordering::SeqCst) > 0
+        })
+        .await;
+        let t = tokio::time::Instant::now();
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .unwrap_or_else(|_| panic!("the engine waited for a wedged {what}"))
+            .unwrap();
+        eprintln!("stopped with a {what} in flight after {:?}", t.elapsed());
+    }
 }

@@ -239,7 +239,11 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
     /// Returns the delay before a retry when the apply failed.
     pub async fn apply(&mut self) -> Option<Duration> {
         let d = self.desired.as_ref()?;
-        if self.applied_hash.as_deref() == Some(d.hash.as_str()) {
+        // After a failed apply, going back to the config FRR last ran still takes one
+        // (normally empty, verified) apply: otherwise status would report the failure
+        // until the next real change, long after its culprit is gone.
+        let failed = self.last_apply.as_ref().is_some_and(|a| !a.ok);
+        if self.applied_hash.as_deref() == Some(d.hash.as_str()) && !failed {
             self.change_seen = None;
             self.publish().await;
             return None;
@@ -453,24 +457,40 @@ pub async fn run<F: Frr, S: StatusSink + 'static>(
                     retry_at = None;
                 }
                 _ = poll.tick() => {
-                    if engine.on_poll().await {
+                    let reapply = tokio::select! {
+                        r = engine.on_poll() => r,
+                        _ = stopping(&mut shutdown) => break,
+                    };
+                    if reapply {
                         retry_at = Some(tokio::time::Instant::now());
                     }
                     continue;
                 }
-                _ = shutdown.changed() => {
-                    if *shutdown.borrow() {
-                        info!("shutting down; FRR keeps its running config");
-                        break;
-                    }
-                    continue;
-                }
+                _ = stopping(&mut shutdown) => break,
             }
-            if let Some(delay) = engine.apply().await {
+            // An apply (or poll) waiting on a wedged daemon is dropped at shutdown: the vty
+            // client closes a connection whose command was cut off, and the next speaker's
+            // first batch re-arms bgpd's end-of-config handling.
+            let retry = tokio::select! {
+                r = engine.apply() => r,
+                _ = stopping(&mut shutdown) => break,
+            };
+            if let Some(delay) = retry {
                 retry_at = Some(tokio::time::Instant::now() + delay);
             }
+        }
+        if *shutdown.borrow() {
+            info!("shutting down; FRR keeps its running config");
         }
     }
     .instrument(span)
     .await
+}
+
+/// Resolves once shutdown is asked for (at once if it already was); never, if the sender is
+/// gone without asking.
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

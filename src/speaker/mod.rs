@@ -77,13 +77,31 @@ pub struct SpeakerArgs {
     /// Run vtysh under this command (split on whitespace), e.g. for a network namespace.
     #[arg(long)]
     pub vtysh_wrapper: Option<String>,
+    /// The longest one FRR command may take (`10s`, `1500ms`, or seconds). A command to
+    /// a wedged daemon fails after this and its connection is dropped; the apply is retried
+    /// with backoff while FRR keeps its last good config. With `--frr-transport vtysh` one
+    /// vtysh process gets this per started 1,000 commands it carries.
+    #[arg(
+        long,
+        env = "FERRULE_FRR_COMMAND_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_command_timeout
+    )]
+    pub frr_command_timeout: Duration,
     /// Where /metrics, /healthz and /readyz are served; empty to disable.
     #[arg(long, default_value = "0.0.0.0:7473")]
     pub metrics_addr: String,
 }
 
-/// The longest any one FRR call may take (a 10,000-prefix first apply takes seconds).
-const FRR_TIMEOUT: Duration = Duration::from_secs(120);
+/// `--frr-command-timeout`: a Go duration or bare seconds (as the controller's flags), not
+/// zero (every command would fail).
+fn parse_command_timeout(s: &str) -> Result<Duration, String> {
+    match crate::core::duration::parse_flag(s) {
+        Ok(d) if d.is_zero() => Err("must be more than 0".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FrrTransport {
@@ -95,11 +113,11 @@ impl SpeakerArgs {
     /// How commands reach FRR, as the flags say.
     pub fn cli(&self) -> Cli {
         match self.frr_transport {
-            FrrTransport::Socket => Cli::sockets(&self.vty_socket_dir, FRR_TIMEOUT),
+            FrrTransport::Socket => Cli::sockets(&self.vty_socket_dir, self.frr_command_timeout),
             FrrTransport::Vtysh => {
                 let mut v = VtyshProcess::new(&self.vty_socket_dir)
                     .with_config_dir(&self.frr_config_dir)
-                    .with_timeout(FRR_TIMEOUT);
+                    .with_timeout(self.frr_command_timeout);
                 v.binary = self.vtysh.clone();
                 if let Some(w) = &self.vtysh_wrapper {
                     v = v.with_wrapper(w.split_whitespace());
@@ -213,5 +231,51 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        speaker: SpeakerArgs,
+    }
+
+    fn parse(extra: &[&str]) -> Result<SpeakerArgs, clap::Error> {
+        let argv = ["speaker", "--node", "node1"].iter().chain(extra);
+        Args::try_parse_from(argv).map(|a| a.speaker)
+    }
+
+    #[test]
+    fn the_frr_command_timeout_is_a_flag_with_a_small_default() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(
+            a.frr_command_timeout,
+            crate::frr::cli::DEFAULT_COMMAND_TIMEOUT
+        );
+        let a = parse(&["--frr-command-timeout", "1500ms"]).unwrap();
+        assert_eq!(a.frr_command_timeout, Duration::from_millis(1500));
+        match a.cli() {
+            Cli::Sockets(s) => assert_eq!(s.timeout(), Duration::from_millis(1500)),
+            other => panic!("{other:?}"),
+        }
+        let a = parse(&["--frr-command-timeout", "2s", "--frr-transport", "vtysh"]).unwrap();
+        match a.cli() {
+            Cli::Process(p) => assert_eq!(p.timeout, Duration::from_secs(2)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse(&["--frr-command-timeout", "3"])
+                .unwrap()
+                .frr_command_timeout,
+            Duration::from_secs(3)
+        );
+        for bad in ["0s", "0", "ten", "-1s"] {
+            assert!(parse(&["--frr-command-timeout", bad]).is_err(), "{bad}");
+        }
     }
 }

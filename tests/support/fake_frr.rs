@@ -82,9 +82,10 @@ impl Frr for FakeFrr {
             let mut s = self.0.lock().unwrap();
             s.reads += 1;
             if s.unreachable {
-                return Err(StatusError::Cli(ferrule::CliError::Timeout(
-                    Duration::from_secs(1),
-                )));
+                return Err(StatusError::Cli(ferrule::CliError::Timeout {
+                    what: "show bgp neighbors json".into(),
+                    after: Duration::from_secs(1),
+                }));
             }
             s.hang_reads
         };

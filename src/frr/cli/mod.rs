@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use transport::{check_safe, redact, BatchOutput, CliError, Transport};
+pub use transport::{
+    check_safe, redact, BatchOutput, CliError, Transport, DEFAULT_COMMAND_TIMEOUT,
+};
 pub use vty::VtySockets;
 pub use vtysh::VtyshProcess;
 

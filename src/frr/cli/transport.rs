@@ -4,6 +4,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+/// How long one command may take unless told otherwise (the speaker's
+/// `--frr-command-timeout`): long enough for a `show running-config` of a big config, short
+/// enough that a wedged daemon costs seconds, not minutes.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("cannot run `{binary}`: {source}")]
@@ -12,8 +17,19 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
-    #[error("vtysh did not finish within {0:?} (killed)")]
-    Timeout(Duration),
+    /// No complete answer within the per-command timeout. `what` names the daemon (or the
+    /// vtysh process) and the command; the connection or process was dropped, so a late
+    /// answer can never be taken for the next command's.
+    #[error("{what} did not answer within {after:?} (dropped)")]
+    Timeout { what: String, after: Duration },
+    /// A daemon's answer outgrew the reply cap: the connection was dropped rather than
+    /// buffering without limit (and left mid-reply, which would desync the next command).
+    #[error("{daemon}'s answer to `{command}` exceeded {limit} bytes (connection dropped)")]
+    TooLarge {
+        daemon: String,
+        command: String,
+        limit: usize,
+    },
     /// FRR refused a command: `message` is FRR's own text (e.g. `% Unknown command: ...`).
     #[error("FRR rejected `{command}` (batch line {line}, node {node}): {message}")]
     Rejected {

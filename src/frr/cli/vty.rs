@@ -29,6 +29,12 @@ use crate::frr::reload::config::{child_context, root_context, Ctx};
 const START: &str = "XFRR_start_configuration";
 const END: &str = "XFRR_end_configuration";
 
+/// The largest answer one command may get: `show running-config` of a 10,000-prefix node is
+/// about 1 MiB, and the JSON shows of a few thousand sessions stay within a few MiB. A
+/// runaway daemon beyond this costs an error and a re-opened connection, not the node's
+/// memory.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+
 /// FRR's return codes (lib/command.h) that mean the command was accepted.
 const CMD_SUCCESS: u8 = 0;
 const CMD_WARNING: u8 = 1;
@@ -153,10 +159,13 @@ impl Reply {
 pub struct VtySockets {
     dir: PathBuf,
     timeout: Duration,
+    /// The largest answer taken from a daemon (see [`MAX_REPLY_BYTES`]).
+    max_reply: usize,
     conns: Mutex<BTreeMap<Daemon, UnixStream>>,
     seen: std::sync::Mutex<std::collections::BTreeSet<Daemon>>,
     /// Connections re-opened after one was lost: a daemon restarted (and lost the config
-    /// it was given) or the socket broke. The speaker re-applies when this moves.
+    /// it was given), the socket broke, or a command timed out (the daemon may have taken
+    /// part of a batch). The speaker re-applies, from a fresh read, when this moves.
     reconnects: std::sync::atomic::AtomicU64,
 }
 
@@ -171,10 +180,24 @@ impl fmt::Debug for VtySockets {
 struct Session<'a> {
     dir: &'a Path,
     timeout: Duration,
+    max_reply: usize,
     conns: MutexGuard<'a, BTreeMap<Daemon, UnixStream>>,
     /// Daemons whose connection this process has opened before (a new one is a reconnect).
     seen: &'a std::sync::Mutex<std::collections::BTreeSet<Daemon>>,
     reconnects: &'a std::sync::atomic::AtomicU64,
+}
+
+/// Why an exchange ended without an answer.
+enum Exchange {
+    Io(std::io::Error),
+    TooLarge,
+}
+
+fn timed_out(daemon: Daemon, command: &str, after: Duration) -> CliError {
+    CliError::Timeout {
+        what: format!("{daemon} (`{}`)", redact(command)),
+        after,
+    }
 }
 
 fn io_error(daemon: Daemon, command: &str, e: impl fmt::Display) -> CliError {
@@ -191,8 +214,9 @@ impl Session<'_> {
             return Ok(());
         }
         let path = daemon.socket(self.dir);
-        let stream = UnixStream::connect(&path)
+        let stream = tokio::time::timeout(self.timeout, UnixStream::connect(&path))
             .await
+            .map_err(|_| timed_out(daemon, "connect", self.timeout))?
             .map_err(|e| io_error(daemon, "connect", format!("{}: {e}", path.display())))?;
         self.conns.insert(daemon, stream);
         if !self.seen.lock().expect("not poisoned").insert(daemon) {
@@ -208,29 +232,38 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Send one command on the open connection; a broken or slow connection is dropped.
+    /// Send one command on the open connection. The connection is out of the map while the
+    /// exchange runs and goes back only after a complete answer: one that broke, timed out,
+    /// outgrew the reply cap or whose caller gave up (the future dropped, as at shutdown) is
+    /// closed, so a late answer can never be read as the next command's.
     async fn send(&mut self, daemon: Daemon, command: &str) -> Result<Reply, CliError> {
         check_safe(command)?;
-        let Some(stream) = self.conns.get_mut(&daemon) else {
+        let Some(mut stream) = self.conns.remove(&daemon) else {
             return Err(io_error(daemon, command, "not connected"));
         };
-        let exchange = async {
+        let limit = self.max_reply;
+        let conn = &mut stream;
+        let exchange = async move {
             let mut msg = Vec::with_capacity(command.len() + 1);
             msg.extend_from_slice(command.as_bytes());
             msg.push(0);
-            stream.write_all(&msg).await?;
+            conn.write_all(&msg).await.map_err(Exchange::Io)?;
             let mut buf: Vec<u8> = Vec::new();
             let mut chunk = vec![0u8; 64 * 1024];
             loop {
-                let n = stream.read(&mut chunk).await?;
+                let n = conn.read(&mut chunk).await.map_err(Exchange::Io)?;
                 if n == 0 {
-                    return Err(std::io::Error::new(
+                    return Err(Exchange::Io(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "daemon closed the connection",
-                    ));
+                    )));
                 }
                 buf.extend_from_slice(&chunk[..n]);
                 let len = buf.len();
+                // The answer may reach the cap (plus its 4-byte trailer), not more.
+                if len > limit.saturating_add(4) {
+                    return Err(Exchange::TooLarge);
+                }
                 if len >= 4 && buf[len - 4..len - 1] == [0, 0, 0] {
                     let code = buf[len - 1];
                     buf.truncate(len - 4);
@@ -242,15 +275,17 @@ impl Session<'_> {
             }
         };
         match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) => {
-                self.conns.remove(&daemon);
-                Err(io_error(daemon, command, e))
+            Ok(Ok(reply)) => {
+                self.conns.insert(daemon, stream);
+                Ok(reply)
             }
-            Err(_) => {
-                self.conns.remove(&daemon);
-                Err(CliError::Timeout(self.timeout))
-            }
+            Ok(Err(Exchange::Io(e))) => Err(io_error(daemon, command, e)),
+            Ok(Err(Exchange::TooLarge)) => Err(CliError::TooLarge {
+                daemon: daemon.to_string(),
+                command: redact(command),
+                limit,
+            }),
+            Err(_) => Err(timed_out(daemon, command, self.timeout)),
         }
     }
 
@@ -334,10 +369,22 @@ impl VtySockets {
         VtySockets {
             dir: dir.into(),
             timeout,
+            max_reply: MAX_REPLY_BYTES,
             conns: Mutex::new(BTreeMap::new()),
             seen: std::sync::Mutex::new(Default::default()),
             reconnects: Default::default(),
         }
+    }
+
+    /// Cap answers at `bytes` instead of [`MAX_REPLY_BYTES`].
+    pub fn with_max_reply(mut self, bytes: usize) -> Self {
+        self.max_reply = bytes;
+        self
+    }
+
+    /// The per-command timeout: one command's whole exchange (and each connect).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// How often a lost connection was re-opened (see the field).
@@ -349,6 +396,7 @@ impl VtySockets {
         Session {
             dir: &self.dir,
             timeout: self.timeout,
+            max_reply: self.max_reply,
             conns: self.conns.lock().await,
             seen: &self.seen,
             reconnects: &self.reconnects,
@@ -488,210 +536,4 @@ impl Transport for VtySockets {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lines(text: &str) -> Vec<String> {
-        text.lines().map(str::to_string).collect()
-    }
-
-    #[test]
-    fn blocks_route_to_their_daemon() {
-        let batch = lines(
-            "bgp route-map delay-timer 1
-route-map ferrule-tag-1 permit 10
-set tag 1
-exit
-bfd
-profile fast
-receive-interval 100
-exit
-peer 192.0.2.1
-exit
-exit
-router bgp 65100
-neighbor 192.0.2.1 bfd profile fast
-address-family ipv4 unicast
-network 203.0.113.0/32 route-map ferrule-tag-1
-exit-address-family
-exit
-no route-map ferrule-tag-2
-no bfd
-ip prefix-list x seq 5 permit 203.0.113.0/24",
-        );
-        let got: Vec<(Daemon, bool)> = route_batch(&batch)
-            .iter()
-            .map(|r| (r.daemon, r.zebra_too))
-            .collect();
-        use Daemon::*;
-        let want = vec![
-            (Bgpd, false),
-            (Bgpd, true),
-            (Bgpd, true),
-            (Bgpd, true),
-            (Bfdd, false),
-            (Bfdd, false),
-            (Bfdd, false),
-            (Bfdd, false),
-            (Bfdd, false),
-            (Bfdd, false),
-            (Bfdd, false),
-            (Bgpd, false),
-            (Bgpd, false),
-            (Bgpd, false),
-            (Bgpd, false),
-            (Bgpd, false),
-            (Bgpd, false),
-            (Bgpd, true),
-            (Bfdd, false),
-            (Bgpd, true),
-        ];
-        assert_eq!(got, want);
-    }
-
-    #[test]
-    fn a_block_left_open_keeps_its_route_until_exit() {
-        // The diff may end a batch inside a block (`end` closes it); a `peer` line inside
-        // `bfd` must not be taken for a top-level line.
-        let batch = lines("bfd\npeer 192.0.2.1\nreceive-interval 100");
-        assert!(route_batch(&batch).iter().all(|r| r.daemon == Daemon::Bfdd));
-    }
-
-    #[test]
-    fn exec_commands_route_by_subject() {
-        assert_eq!(route_exec("show bfd peers json"), Daemon::Bfdd);
-        assert_eq!(route_exec("show bgp vrf all summary json"), Daemon::Bgpd);
-        assert_eq!(route_exec("clear bgp 192.0.2.1 soft out"), Daemon::Bgpd);
-        assert_eq!(route_exec("show version"), Daemon::Bgpd);
-    }
-
-    /// A fake daemon on a socket pair: answers each NUL-terminated command from a script.
-    async fn fake_daemon(
-        dir: &Path,
-        name: &str,
-        answer: fn(&str) -> (String, u8),
-    ) -> tokio::task::JoinHandle<Vec<String>> {
-        let listener = tokio::net::UnixListener::bind(dir.join(format!("{name}.vty"))).unwrap();
-        tokio::spawn(async move {
-            let mut seen = Vec::new();
-            let (mut conn, _) = listener.accept().await.unwrap();
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = conn.read(&mut chunk).await.unwrap();
-                if n == 0 {
-                    return seen;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                while let Some(end) = buf.iter().position(|b| *b == 0) {
-                    let cmd = String::from_utf8(buf[..end].to_vec()).unwrap();
-                    buf.drain(..=end);
-                    let (out, code) = answer(&cmd);
-                    seen.push(cmd);
-                    let mut msg = out.into_bytes();
-                    msg.extend_from_slice(&[0, 0, 0, code]);
-                    conn.write_all(&msg).await.unwrap();
-                }
-            }
-        })
-    }
-
-    #[tokio::test]
-    async fn a_refused_line_is_named_and_config_mode_is_left() {
-        let dir = std::env::temp_dir().join(format!("ferrule-vty-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let bgpd = fake_daemon(&dir, "bgpd", |cmd| {
-            if cmd.contains("bogus") {
-                (
-                    "% [BGP] Unknown command: neighbor 192.0.2.1 bogus\n".into(),
-                    2,
-                )
-            } else if cmd == "show running-config" {
-                ("router bgp 65100\n".into(), 0)
-            } else {
-                (String::new(), 0)
-            }
-        })
-        .await;
-        let sockets = VtySockets::new(&dir, Duration::from_secs(5));
-        let err = sockets
-            .apply_batch(
-                &lines("router bgp 65100\nneighbor 192.0.2.1 password s3cret\nneighbor 192.0.2.1 bogus"),
-                &[],
-                true,
-            )
-            .await
-            .unwrap_err();
-        match &err {
-            CliError::Rejected {
-                line,
-                command,
-                node,
-                message,
-            } => {
-                assert_eq!(*line, 3);
-                assert_eq!(command, "neighbor 192.0.2.1 bogus");
-                assert_eq!(node, "bgpd");
-                assert!(message.contains("Unknown command"), "{message}");
-            }
-            other => panic!("{other:?}"),
-        }
-        // The same connection serves the next command.
-        let out = sockets.exec(&["show bgp summary json"]).await.unwrap();
-        assert_eq!(out, vec![String::new()]);
-        drop(sockets);
-        let seen = bgpd.await.unwrap();
-        assert_eq!(
-            seen,
-            vec![
-                "enable",
-                "configure terminal",
-                START,
-                "router bgp 65100",
-                "neighbor 192.0.2.1 password s3cret",
-                "neighbor 192.0.2.1 bogus",
-                END,
-                "end",
-                "show bgp summary json",
-            ]
-        );
-        assert!(!format!("{err}").contains("s3cret"));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn a_restarted_daemon_is_reconnected_and_counted() {
-        let dir = std::env::temp_dir().join(format!("ferrule-vty-re-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let listener = tokio::net::UnixListener::bind(dir.join("bgpd.vty")).unwrap();
-        // Each connection answers `enable` and one command, then the "daemon" goes away.
-        let daemon = tokio::spawn(async move {
-            for _ in 0..2 {
-                let (mut conn, _) = listener.accept().await.unwrap();
-                let mut buf = Vec::new();
-                let mut answered = 0;
-                let mut chunk = [0u8; 1024];
-                while answered < 2 {
-                    let n = conn.read(&mut chunk).await.unwrap();
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(end) = buf.iter().position(|b| *b == 0) {
-                        buf.drain(..=end);
-                        conn.write_all(b"FRRouting 8.4.4\n\0\0\0\0").await.unwrap();
-                        answered += 1;
-                    }
-                }
-            }
-        });
-        let sockets = VtySockets::new(&dir, Duration::from_secs(5));
-        assert_eq!(sockets.exec(&["show version"]).await.unwrap().len(), 1);
-        assert_eq!(sockets.reconnects(), 0);
-        // The daemon closed the connection: the next show re-opens it, once.
-        let out = sockets.exec(&["show version"]).await.unwrap();
-        assert!(out[0].starts_with("FRRouting"));
-        assert_eq!(sockets.reconnects(), 1);
-        daemon.await.unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

@@ -27,7 +27,9 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::transport::{check_safe, redact, BatchOutput, CliError, Transport};
+use super::transport::{
+    check_safe, redact, BatchOutput, CliError, Transport, DEFAULT_COMMAND_TIMEOUT,
+};
 
 /// Arguments beyond this many bytes go through `-f /dev/stdin` instead of `-c` (Linux allows
 /// ~2 MiB of argv+env; keep well below).
@@ -57,7 +59,7 @@ impl Default for VtyshProcess {
             vty_socket_dir: None,
             config_dir: None,
             wrapper: Vec::new(),
-            timeout: Duration::from_secs(120),
+            timeout: DEFAULT_COMMAND_TIMEOUT,
         }
     }
 }
@@ -118,11 +120,25 @@ impl VtyshProcess {
         c
     }
 
+    /// How long one vtysh process may take for `commands` commands: the per-command timeout
+    /// per started 1,000 (a whole batch rides in one process; a 2,000-line first apply must
+    /// not be killed by a limit meant for one show).
+    pub fn limit(&self, commands: usize) -> Duration {
+        let thousands = commands.div_ceil(1000).max(1);
+        self.timeout
+            .saturating_mul(u32::try_from(thousands).unwrap_or(u32::MAX))
+    }
+
+    /// Run vtysh; `what` names it in a timeout error, `commands` sets its [`Self::limit`]. The
+    /// process is killed when the limit passes or the call is dropped (cancelled).
     async fn run(
         &self,
         mut cmd: Command,
         stdin: Option<String>,
+        what: &str,
+        commands: usize,
     ) -> Result<std::process::Output, CliError> {
+        let limit = self.limit(commands);
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -139,13 +155,16 @@ impl VtyshProcess {
             let _ = pipe.write_all(text.as_bytes()).await;
             drop(pipe);
         }
-        match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+        match tokio::time::timeout(limit, child.wait_with_output()).await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(source)) => Err(CliError::Spawn {
                 binary: self.binary.display().to_string(),
                 source,
             }),
-            Err(_) => Err(CliError::Timeout(self.timeout)),
+            Err(_) => Err(CliError::Timeout {
+                what: format!("vtysh `{}`", redact(what)),
+                after: limit,
+            }),
         }
     }
 
@@ -154,7 +173,7 @@ impl VtyshProcess {
         check_safe(command)?;
         let mut cmd = self.command();
         cmd.arg("-c").arg(command);
-        let out = self.run(cmd, None).await?;
+        let out = self.run(cmd, None, command, 1).await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if !out.status.success() {
             return Err(CliError::Failed {
@@ -222,7 +241,15 @@ impl VtyshProcess {
             check_safe(c)?;
             cmd.arg("-c").arg(c);
         }
-        let out = self.run(cmd, None).await?;
+        let what = match cmds {
+            [one] => one.clone(),
+            _ => format!(
+                "-c {} ... ({} commands)",
+                cmds.first().map(String::as_str).unwrap_or(""),
+                cmds.len()
+            ),
+        };
+        let out = self.run(cmd, None, &what, cmds.len()).await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let echoed = split_echo(&stdout, cmds);
@@ -267,7 +294,8 @@ impl VtyshProcess {
         cmd.arg("-f").arg("/dev/stdin");
         let mut text = config.join("\n");
         text.push('\n');
-        let out = self.run(cmd, Some(text)).await?;
+        let what = format!("-f /dev/stdin ({} lines)", config.len());
+        let out = self.run(cmd, Some(text), &what, config.len()).await?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {
@@ -396,6 +424,16 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_process_gets_one_timeout_per_started_thousand_commands() {
+        let v = VtyshProcess::default().with_timeout(Duration::from_secs(2));
+        assert_eq!(v.limit(0), Duration::from_secs(2));
+        assert_eq!(v.limit(1), Duration::from_secs(2));
+        assert_eq!(v.limit(1000), Duration::from_secs(2));
+        assert_eq!(v.limit(1001), Duration::from_secs(4));
+        assert_eq!(v.limit(2500), Duration::from_secs(6));
     }
 
     #[test]
