@@ -53,6 +53,10 @@ impl Frr for FrrDriver {
             self.driver.forget_running();
         }
         let r = self.driver.apply_rendered(config).await;
+        if !r.batch.is_empty() {
+            // Passwords in it are redacted (ApplyResult::batch).
+            tracing::debug!(commands = ?r.batch, "sent to FRR");
+        }
         let message = match &r.outcome {
             Outcome::Ok => None,
             Outcome::Err {
