@@ -492,3 +492,49 @@ async fn shutdown_does_not_wait_for_a_wedged_frr() {
         eprintln!("stopped with a {what} in flight after {:?}", t.elapsed());
     }
 }
+
+/// Leading edge: a change after a quiet spell is applied at once, not after the coalescing
+/// window; a burst that is still arriving waits the window out and makes one more apply.
+#[tokio::test(start_paused = true)]
+async fn an_isolated_change_skips_the_coalescing_window() {
+    let frr = FakeFrr::default();
+    let (tx, rx) = watch::channel(Some(Arc::new(seed())));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut cfg = EngineConfig::new("node-21", "metallb-system");
+    cfg.addresses = ferrule::Addresses::Allocate;
+    cfg.coalesce = Duration::from_millis(500);
+    cfg.poll_interval = Duration::from_secs(3600);
+    let task = tokio::spawn(engine::run(
+        cfg,
+        rx,
+        frr.clone(),
+        MemorySink::default(),
+        Metrics::new(),
+        stop_rx,
+    ));
+    let applied = || frr.0.lock().unwrap().applied.len();
+    until("first apply", || applied() == 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // quiet
+
+    let t = tokio::time::Instant::now();
+    tx.send_replace(Some(Arc::new(seed_without_node21_endpoint())));
+    until("the isolated change applied", || applied() == 2).await;
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "waited {:?}, the whole window",
+        t.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // A burst: ten changes 1 ms apart. The first goes at once, the rest in one more apply.
+    for i in 0..10 {
+        let s = if i % 2 == 0 { seed() } else { seed_without_node21_endpoint() };
+        tx.send_replace(Some(Arc::new(s)));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let burst = applied() - 2;
+    assert!((1..=2).contains(&burst), "{burst} applies for a burst of 10");
+    stop.send(true).unwrap();
+    task.await.unwrap();
+}

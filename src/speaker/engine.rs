@@ -428,6 +428,8 @@ pub async fn run<F: Frr, S: StatusSink + 'static>(
         let sink = Deferred::spawn(sink, metrics.clone());
         let mut engine = Engine::new(cfg, frr, sink, metrics);
         let mut recompute_at: Option<tokio::time::Instant> = None;
+        // When the last recompute started: a change after a quiet `coalesce` is alone.
+        let mut last_recompute: Option<tokio::time::Instant> = None;
         let mut retry_at: Option<tokio::time::Instant> = None;
         // A snapshot may already be there.
         if snapshots.borrow().is_some() {
@@ -440,14 +442,18 @@ pub async fn run<F: Frr, S: StatusSink + 'static>(
                         info!("source closed; stopping");
                         break;
                     }
-                    // Coalesce: the first change of a burst starts the window, later ones
-                    // ride along.
-                    recompute_at.get_or_insert(tokio::time::Instant::now() + coalesce);
+                    // Leading edge: a change after a quiet spell is applied at once; one
+                    // that follows another within `coalesce` (a burst still arriving)
+                    // waits the window out, and later ones ride along.
+                    let now = tokio::time::Instant::now();
+                    let quiet = last_recompute.is_none_or(|t| now >= t + coalesce);
+                    recompute_at.get_or_insert(if quiet { now } else { now + coalesce });
                     engine.on_change();
                     continue;
                 }
                 _ = sleep_until(recompute_at), if recompute_at.is_some() => {
                     recompute_at = None;
+                    last_recompute = Some(tokio::time::Instant::now());
                     let Some(snapshot) = snapshots.borrow_and_update().clone() else { continue };
                     if !engine.on_snapshot(&snapshot) {
                         continue;
