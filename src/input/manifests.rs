@@ -5,8 +5,8 @@
 //! name) replaces an earlier one. One broken document never stops the others: its error is
 //! collected and loading goes on.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
@@ -24,6 +24,9 @@ use crate::core::model::ObjectRef;
 use crate::core::snapshot::Snapshot;
 
 mod diagnostics;
+mod dir;
+
+pub use dir::{DirReader, MAX_FILE_BYTES};
 
 pub use diagnostics::{Diagnostics, Location, ManifestError, Warning};
 
@@ -65,217 +68,6 @@ impl Loaded {
 
 fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, ManifestError> {
     DirReader::default().load(dir, namespace, trim)
-}
-
-/// Reads a directory again and again (a file-mode speaker), remembering each file's last
-/// content that parsed: a file caught half-written (an editor saving in place) or broken by
-/// an edit keeps its last good content, with an error saying so, instead of taking its
-/// objects away. A new file that does not parse costs only its own documents.
-///
-/// A file cut off mid-write (a writer that died, a full disk, a reader faster than an
-/// in-place save) may still parse (`conditions:` at a half document's end is a null; the
-/// documents after the cut are just missing), so a file whose last good content ended with
-/// a newline and whose content now does not (an empty one too) counts as not parsing.
-#[derive(Debug, Default)]
-pub struct DirReader {
-    last_good: BTreeMap<PathBuf, String>,
-}
-
-impl DirReader {
-    pub fn load(
-        &mut self,
-        dir: &Path,
-        namespace: &str,
-        trim: Option<&str>,
-    ) -> Result<Loaded, ManifestError> {
-        self.load_holding(dir, namespace, trim, &BTreeSet::new())
-    }
-
-    /// [`DirReader::load`], with the files in `held` (still open for writing) read as they
-    /// were last read: their last good content, or not at all if they are new.
-    pub fn load_holding(
-        &mut self,
-        dir: &Path,
-        namespace: &str,
-        trim: Option<&str>,
-        held: &BTreeSet<PathBuf>,
-    ) -> Result<Loaded, ManifestError> {
-        let io = |error| ManifestError::Io {
-            path: dir.to_owned(),
-            error,
-        };
-        let canonical_dir = std::fs::canonicalize(dir).map_err(io)?;
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let path = entry.path();
-            let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-            let regular = entry.file_type().is_ok_and(|t| t.is_file());
-            if yaml && (regular || path.is_file()) {
-                files.push(path);
-            }
-        }
-        files.sort();
-        let mut texts: Vec<(PathBuf, Result<String, std::io::Error>)> = files
-            .into_iter()
-            .filter_map(|p| {
-                if held.contains(&p) {
-                    let last = self.last_good.get(&p)?.clone();
-                    return Some((p, Ok(last)));
-                }
-                let t = read_manifest(&p, &canonical_dir);
-                Some((p, t))
-            })
-            .collect();
-        self.last_good
-            .retain(|p, _| texts.iter().any(|(q, _)| q == p));
-        let mut loaded = parse_all(&texts, namespace, trim);
-        for (path, text) in &texts {
-            if let (Ok(text), Some(good)) = (text, self.last_good.get(path)) {
-                if good.ends_with('\n') && !text.ends_with('\n') {
-                    loaded.errors.push(cut_off(path, text));
-                }
-            }
-        }
-        // Files that do not parse now but did before: read again with their last good text.
-        let broken: BTreeSet<String> = loaded
-            .errors
-            .iter()
-            .filter_map(ManifestError::file)
-            .collect();
-        let mut substituted = Vec::new();
-        for (path, text) in texts.iter_mut() {
-            let name = path.display().to_string();
-            match self.last_good.get(path) {
-                Some(good) if broken.contains(&name) || text.is_err() => {
-                    *text = Ok(good.clone());
-                    substituted.push(name);
-                }
-                _ => {}
-            }
-        }
-        if !substituted.is_empty() {
-            let errors = std::mem::take(&mut loaded.errors);
-            loaded = parse_all(&texts, namespace, trim);
-            loaded.errors = errors;
-            for file in substituted {
-                loaded.warnings.push(Warning::KeptLastGood { file });
-            }
-        }
-        for (path, text) in texts {
-            let name = path.display().to_string();
-            if let Ok(t) = text {
-                if !loaded
-                    .errors
-                    .iter()
-                    .any(|e| e.file().as_deref() == Some(name.as_str()))
-                {
-                    self.last_good.insert(path, t);
-                }
-            }
-        }
-        Ok(loaded)
-    }
-}
-
-/// The largest manifest file read (10,000 Services with 100,000 endpoints take ~15 MB);
-/// a bigger one is refused, not read into memory.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
-
-/// One manifest file's text, refused (an error naming why) when it is larger than
-/// [`MAX_FILE_BYTES`] or a symbolic link leading out of the directory (a ConfigMap volume's
-/// links into its own `..data` stay inside and are read).
-fn read_manifest(path: &Path, canonical_dir: &Path) -> Result<String, std::io::Error> {
-    use std::io::{Error, ErrorKind, Read};
-    let target = std::fs::canonicalize(path)?;
-    if !target.starts_with(canonical_dir) {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "a symbolic link to {}, outside the manifest directory: not followed",
-                target.display()
-            ),
-        ));
-    }
-    // Non-blocking: a FIFO swapped in after the directory was listed must not hang us.
-    let file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-            .open(&target)?
-    };
-    if !file.metadata()?.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let too_big = || {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!("larger than {} MiB: not read", MAX_FILE_BYTES >> 20),
-        )
-    };
-    if file.metadata()?.len() > MAX_FILE_BYTES {
-        return Err(too_big());
-    }
-    // Read at most one byte past the limit: a file still growing is caught too.
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big());
-    }
-    Ok(text)
-}
-
-/// The error of a file that looks cut off mid-write (see [`DirReader`]).
-fn cut_off(path: &Path, text: &str) -> ManifestError {
-    let docs = split_documents(text);
-    let what = if text.is_empty() {
-        "is empty"
-    } else {
-        "ends mid-line"
-    };
-    ManifestError::Document {
-        at: Location {
-            file: path.display().to_string(),
-            doc: docs.len() as u32,
-            line: docs.last().map_or(1, |d| d.0),
-            item: None,
-        },
-        message: format!("the file {what} where it ended with a newline: it looks cut off mid-write (delete the file to delete its objects)"),
-    }
-}
-
-fn parse_all(
-    texts: &[(PathBuf, Result<String, std::io::Error>)],
-    namespace: &str,
-    trim: Option<&str>,
-) -> Loaded {
-    let mut loaded = Loaded {
-        snapshot: Snapshot {
-            namespace: namespace.into(),
-            ..Snapshot::default()
-        },
-        ..Loaded::default()
-    };
-    for (path, text) in texts {
-        match text {
-            Ok(text) => {
-                let d = parse(
-                    text,
-                    &path.display().to_string(),
-                    &mut loaded.snapshot,
-                    trim,
-                );
-                loaded.errors.extend(d.errors);
-                loaded.warnings.extend(d.warnings);
-            }
-            Err(error) => loaded.errors.push(ManifestError::Io {
-                path: path.clone(),
-                error: std::io::Error::new(error.kind(), error.to_string()),
-            }),
-        }
-    }
-    loaded
 }
 
 /// Adds every object of a multi-document YAML text to `snapshot`. `source` names the text
@@ -620,6 +412,7 @@ impl Cx<'_> {
             ns.clone().unwrap_or_default(),
             name.clone().unwrap_or_default(),
         );
+        self.d.placed.push((key.clone(), self.at.clone()));
         match self.index.get(&key).and_then(|&i| list.get_mut(i)) {
             Some(existing) => {
                 *existing = L::from(obj);

@@ -131,4 +131,6 @@ impl fmt::Display for Warning {
 pub struct Diagnostics {
     pub errors: Vec<ManifestError>,
     pub warnings: Vec<Warning>,
+    /// Where each object added was defined: (kind, namespace, name) and its location.
+    pub placed: Vec<((String, String, String), Location)>,
 }

@@ -371,3 +371,58 @@ fn hostile_files_cost_only_themselves() {
         .any(|w| matches!(w, Warning::KeptLastGood { file } if file.contains("01-good"))));
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+#[test]
+fn a_change_reparses_only_the_file_that_changed() {
+    let dir = std::env::temp_dir().join(format!("ferrule-parse-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = |name: &str, cidr: &str| {
+        format!("apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: {name}}}\nspec: {{addresses: [{cidr}]}}\n")
+    };
+    for i in 0..10 {
+        std::fs::write(
+            dir.join(format!("{i:02}.yaml")),
+            pool(&format!("p{i}"), "203.0.113.0/24"),
+        )
+        .unwrap();
+    }
+    // A later file redefines p0: the later definition wins, with the warning.
+    std::fs::write(dir.join("99.yaml"), pool("p0", "198.51.100.0/24")).unwrap();
+    let mut reader = DirReader::default();
+    let first = reader.load(&dir, "ns", None).unwrap();
+    assert_eq!(reader.parses(), 11);
+    assert_eq!(first.snapshot.pools.len(), 10);
+    let again = reader.load(&dir, "ns", None).unwrap();
+    assert_eq!(reader.parses(), 11, "nothing changed, nothing parsed");
+    assert_eq!(again.snapshot, first.snapshot);
+    assert_eq!(again.warnings, first.warnings);
+    assert!(
+        matches!(&again.warnings[..], [Warning::Replaced { at, .. }] if at.file.ends_with("99.yaml"))
+    );
+
+    std::fs::write(dir.join("05.yaml"), pool("p5", "192.0.2.0/24")).unwrap();
+    let changed = reader.load(&dir, "ns", None).unwrap();
+    assert_eq!(reader.parses(), 12, "only 05.yaml was parsed again");
+    let p5 = changed
+        .snapshot
+        .pools
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("p5"))
+        .unwrap();
+    assert_eq!(p5.spec.addresses, ["192.0.2.0/24"]);
+    // What a fresh reader makes of the directory is the same.
+    let fresh = DirReader::default().load(&dir, "ns", None).unwrap();
+    assert_eq!(fresh.snapshot, changed.snapshot);
+    std::fs::remove_file(dir.join("99.yaml")).unwrap();
+    let removed = reader.load(&dir, "ns", None).unwrap();
+    let p0 = removed
+        .snapshot
+        .pools
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("p0"))
+        .unwrap();
+    assert_eq!(p0.spec.addresses, ["203.0.113.0/24"]);
+    assert!(removed.warnings.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
