@@ -27,7 +27,7 @@ pub use crate::core::{cluster, community, duration, explain, limits, model};
 
 // Manifest directories.
 pub use crate::input::ledger::{Ledger, LedgerError};
-pub use crate::input::{manifests, trim};
+pub use crate::input::{dir as manifest_dir, manifests, trim};
 
 // FRR.
 pub use crate::frr::cli::{

@@ -6,7 +6,7 @@
 //! collected and loading goes on.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
@@ -24,9 +24,6 @@ use crate::core::model::ObjectRef;
 use crate::core::snapshot::Snapshot;
 
 mod diagnostics;
-mod dir;
-
-pub use dir::{DirReader, MAX_FILE_BYTES};
 
 pub use diagnostics::{Diagnostics, Location, ManifestError, Warning};
 
@@ -67,7 +64,96 @@ impl Loaded {
 }
 
 fn load(dir: &Path, namespace: &str, trim: Option<&str>) -> Result<Loaded, ManifestError> {
-    DirReader::default().load(dir, namespace, trim)
+    let (files, canonical) = yaml_files(dir)?;
+    let mut loaded = Loaded {
+        snapshot: Snapshot {
+            namespace: namespace.into(),
+            ..Snapshot::default()
+        },
+        ..Loaded::default()
+    };
+    for path in files {
+        let source = path.display().to_string();
+        match read_manifest(&path, &canonical) {
+            Ok(text) => {
+                let d = parse(&text, &source, &mut loaded.snapshot, trim);
+                loaded.errors.extend(d.errors);
+                loaded.warnings.extend(d.warnings);
+            }
+            Err(error) => loaded.errors.push(ManifestError::Io { path, error }),
+        }
+    }
+    Ok(loaded)
+}
+
+/// The `*.yaml` / `*.yml` files directly in `dir`, sorted, and the directory's canonical
+/// path (what [`read_manifest`] keeps links inside). FIFOs and other non-files are skipped.
+pub(crate) fn yaml_files(dir: &Path) -> Result<(Vec<PathBuf>, PathBuf), ManifestError> {
+    let io = |error| ManifestError::Io {
+        path: dir.to_owned(),
+        error,
+    };
+    let canonical_dir = std::fs::canonicalize(dir).map_err(io)?;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        let regular = entry.file_type().is_ok_and(|t| t.is_file());
+        if yaml && (regular || path.is_file()) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok((files, canonical_dir))
+}
+
+/// The largest manifest file read (10,000 Services with 100,000 endpoints take ~15 MB);
+/// a bigger one is refused, not read into memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// One manifest file's text, refused (an error naming why) when it is larger than
+/// [`MAX_FILE_BYTES`] or a symbolic link leading out of the directory (a ConfigMap volume's
+/// links into its own `..data` stay inside and are read).
+pub(crate) fn read_manifest(path: &Path, canonical_dir: &Path) -> Result<String, std::io::Error> {
+    use std::io::{Error, ErrorKind, Read};
+    let target = std::fs::canonicalize(path)?;
+    if !target.starts_with(canonical_dir) {
+        return Err(Error::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "a symbolic link to {}, outside the manifest directory: not followed",
+                target.display()
+            ),
+        ));
+    }
+    // Non-blocking: a FIFO swapped in after the directory was listed must not hang us.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(&target)?
+    };
+    if !file.metadata()?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!("larger than {} MiB: not read", MAX_FILE_BYTES >> 20),
+        )
+    };
+    if file.metadata()?.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    // Read at most one byte past the limit: a file still growing is caught too.
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(text)
 }
 
 /// Adds every object of a multi-document YAML text to `snapshot`. `source` names the text
@@ -79,7 +165,7 @@ pub fn parse_str(text: &str, source: &str, snapshot: &mut Snapshot) -> Diagnosti
 
 /// Object positions in the snapshot's lists by (kind, namespace, name): "later documents
 /// win" without a linear search per object (10,000 Services would cost 50 million compares).
-type Index = std::collections::HashMap<(String, String, String), usize>;
+pub(crate) type Index = std::collections::HashMap<(String, String, String), usize>;
 
 fn index_of(s: &Snapshot) -> Index {
     fn add<K: Resource>(index: &mut Index, kind: &str, list: &[impl std::borrow::Borrow<K>]) {
@@ -111,7 +197,12 @@ fn index_of(s: &Snapshot) -> Index {
 }
 
 /// `trim`: the node whose speaker the objects are for (see [`load_dir_trimmed`]).
-fn parse(text: &str, source: &str, snapshot: &mut Snapshot, trim: Option<&str>) -> Diagnostics {
+pub(crate) fn parse(
+    text: &str,
+    source: &str,
+    snapshot: &mut Snapshot,
+    trim: Option<&str>,
+) -> Diagnostics {
     let mut d = Diagnostics::default();
     let mut index = index_of(snapshot);
     for (i, (line, doc)) in split_documents(text).into_iter().enumerate() {
@@ -134,7 +225,7 @@ fn parse(text: &str, source: &str, snapshot: &mut Snapshot, trim: Option<&str>) 
 /// a line starting with `---`, followed by nothing but whitespace or a comment, separates
 /// documents. Each document is then parsed alone, so a broken one cannot take the rest of
 /// the stream with it.
-fn split_documents(text: &str) -> Vec<(u32, &str)> {
+pub(crate) fn split_documents(text: &str) -> Vec<(u32, &str)> {
     let mut docs = Vec::new();
     let (mut start, mut start_line) = (0, 1);
     let mut offset = 0;

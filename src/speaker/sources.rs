@@ -29,7 +29,7 @@ pub type SnapshotRx = watch::Receiver<Option<Arc<Snapshot>>>;
 /// Watches `dir` (inotify) and publishes a fresh snapshot for `node`'s speaker whenever a
 /// file in it changes, or the shared `ledger` does (another speaker recorded something).
 /// A document that fails to parse is reported and left out; a file that parsed before
-/// keeps its last good content while it does not (see `manifests::DirReader`).
+/// keeps its last good content while it does not (see `crate::input::dir::DirReader`).
 pub async fn watch_dir(
     dir: PathBuf,
     namespace: String,
@@ -58,7 +58,7 @@ pub async fn watch_dir(
         std::fs::create_dir_all(parent).map_err(notify::Error::io)?;
         watcher.watch(parent, RecursiveMode::NonRecursive)?;
     }
-    let mut reader = manifests::DirReader::default();
+    let mut reader = crate::input::dir::DirReader::default();
     let mut source = DirSource {
         dir: &dir,
         namespace: &namespace,
@@ -194,7 +194,7 @@ struct DirSource<'a> {
     ledger: Option<&'a Ledger>,
     /// Ages when there is no ledger, or it cannot be read.
     first_seen: FirstSeen,
-    reader: &'a mut manifests::DirReader,
+    reader: &'a mut crate::input::dir::DirReader,
     /// Problems already logged (each is said once, not on every reload).
     reported: Vec<String>,
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::input::dir::DirReader;
 
 fn snapshot() -> Snapshot {
     Snapshot {

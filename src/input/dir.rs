@@ -1,12 +1,14 @@
-//! Reading a directory of manifests again and again (a file-mode speaker): each file's last
+//! Reading a directory of manifests (`super::manifests`) again and again (a file-mode speaker): each file's last
 //! good content, files still being written, hostile files, and a parse cache so that a
 //! change re-parses only the files that changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::parse as parse_into;
-use super::{split_documents, Index, Loaded, Location, ManifestError, Warning};
+use super::manifests::{
+    parse as parse_into, read_manifest, split_documents, yaml_files, Index, Loaded, Location,
+    ManifestError, Warning,
+};
 use crate::core::snapshot::Snapshot;
 
 /// Reads a directory again and again (a file-mode speaker), remembering each file's last
@@ -51,22 +53,7 @@ impl DirReader {
         trim: Option<&str>,
         held: &BTreeSet<PathBuf>,
     ) -> Result<Loaded, ManifestError> {
-        let io = |error| ManifestError::Io {
-            path: dir.to_owned(),
-            error,
-        };
-        let canonical_dir = std::fs::canonicalize(dir).map_err(io)?;
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let path = entry.path();
-            let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-            let regular = entry.file_type().is_ok_and(|t| t.is_file());
-            if yaml && (regular || path.is_file()) {
-                files.push(path);
-            }
-        }
-        files.sort();
+        let (files, canonical_dir) = yaml_files(dir)?;
         let mut texts: Vec<(PathBuf, Result<String, std::io::Error>)> = files
             .into_iter()
             .filter_map(|p| {
@@ -127,54 +114,6 @@ impl DirReader {
         }
         Ok(loaded)
     }
-}
-
-/// The largest manifest file read (10,000 Services with 100,000 endpoints take ~15 MB);
-/// a bigger one is refused, not read into memory.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
-
-/// One manifest file's text, refused (an error naming why) when it is larger than
-/// [`MAX_FILE_BYTES`] or a symbolic link leading out of the directory (a ConfigMap volume's
-/// links into its own `..data` stay inside and are read).
-fn read_manifest(path: &Path, canonical_dir: &Path) -> Result<String, std::io::Error> {
-    use std::io::{Error, ErrorKind, Read};
-    let target = std::fs::canonicalize(path)?;
-    if !target.starts_with(canonical_dir) {
-        return Err(Error::new(
-            ErrorKind::PermissionDenied,
-            format!(
-                "a symbolic link to {}, outside the manifest directory: not followed",
-                target.display()
-            ),
-        ));
-    }
-    // Non-blocking: a FIFO swapped in after the directory was listed must not hang us.
-    let file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-            .open(&target)?
-    };
-    if !file.metadata()?.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let too_big = || {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!("larger than {} MiB: not read", MAX_FILE_BYTES >> 20),
-        )
-    };
-    if file.metadata()?.len() > MAX_FILE_BYTES {
-        return Err(too_big());
-    }
-    // Read at most one byte past the limit: a file still growing is caught too.
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_big());
-    }
-    Ok(text)
 }
 
 /// The error of a file that looks cut off mid-write (see [`DirReader`]).
