@@ -614,11 +614,12 @@ fn bgpd_frozen_while_a_change_arrives() {
          over ~{polls:.0} poll ticks; fds {fds0} -> max {max_fds}; RSS {rss0} KiB -> max \
          {max_rss} KiB; after SIGCONT the change reached the ToR in {applied:?}"
     );
-    // The change waits for the poll in flight (one timeout); its apply then costs three
-    // (the batch's first command, and the restore's connect-and-read, twice). At 120 s a
-    // command that would have been 6 minutes.
+    // The change waits for the poll in flight (one timeout); its apply then costs about
+    // two (re-opening the dropped connection, the batch's first command). No restore is
+    // tried against a daemon that does not answer (that cost two more: 5 s before). At the
+    // old fixed 120 s this would have been minutes.
     assert!(
-        first_error < Duration::from_secs(7),
+        first_error < Duration::from_millis(4500),
         "commands to a frozen bgpd fail after the 1 s timeout, not later: {first_error:?}"
     );
     assert!(timeouts >= 1, "the timeout is logged:\n{log}");

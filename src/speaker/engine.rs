@@ -227,7 +227,7 @@ impl<F: Frr, S: StatusSink> Engine<F, S> {
         if self.frr.restarts() != self.restarts {
             self.restarts = self.frr.restarts();
             if self.applied_hash.take().is_some() {
-                warn!("FRR restarted (its connection was re-opened); applying the config again");
+                warn!("FRR's connection was re-opened (a daemon restarted, or did not answer in time); applying the config again");
                 reapply = true;
             }
         }

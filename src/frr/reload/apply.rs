@@ -210,6 +210,8 @@ fn find_mut<'a>(lines: &'a mut Vec<Line>, path: &[String]) -> Option<&'a mut Vec
 struct Failure {
     message: String,
     command: Option<String>,
+    /// FRR did not answer in time (a frozen or overloaded daemon).
+    unresponsive: bool,
 }
 
 impl From<CliError> for Failure {
@@ -220,8 +222,10 @@ impl From<CliError> for Failure {
             } => Failure {
                 message,
                 command: Some(command),
+                unresponsive: false,
             },
             other => Failure {
+                unresponsive: matches!(other, CliError::Timeout { .. }),
                 message: other.to_string(),
                 command: None,
             },
@@ -303,7 +307,10 @@ impl Driver {
             }
             Err((failure, basis)) => {
                 self.running = None;
-                let restored = self.restore(basis).await;
+                // A daemon that did not answer would not answer the restore either (two
+                // more timeouts before the next try); the next apply reads what FRR runs
+                // and converges from there.
+                let restored = !failure.unresponsive && self.restore(basis).await;
                 result.outcome = Outcome::Err {
                     // Whatever FRR echoed back may hold a password from the batch.
                     frr_message: redact(&failure.message),
@@ -385,6 +392,7 @@ impl Driver {
                                 shown.join(" / ")
                             ),
                             command: None,
+                            unresponsive: false,
                         },
                         Some(basis),
                     ));
