@@ -464,7 +464,7 @@ fn bgpd_killed_and_restarted_empty_gets_its_config_back() {
             }
         },
     );
-    let reconnects_before = speaker.log_text().matches("FRR restarted").count();
+    let reconnects_before = speaker.log_text().matches("connection was re-opened").count();
 
     kill(bgpd_pid(node), Signal::SIGKILL).unwrap();
     let killed = Instant::now();
@@ -500,7 +500,7 @@ fn bgpd_killed_and_restarted_empty_gets_its_config_back() {
     );
     let log = speaker.log_text();
     assert!(
-        log.matches("FRR restarted").count() > reconnects_before,
+        log.matches("connection was re-opened").count() > reconnects_before,
         "the speaker said why it re-applied:\n{log}"
     );
     eprintln!(
