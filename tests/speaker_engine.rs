@@ -528,13 +528,20 @@ async fn an_isolated_change_skips_the_coalescing_window() {
 
     // A burst: ten changes 1 ms apart. The first goes at once, the rest in one more apply.
     for i in 0..10 {
-        let s = if i % 2 == 0 { seed() } else { seed_without_node21_endpoint() };
+        let s = if i % 2 == 0 {
+            seed()
+        } else {
+            seed_without_node21_endpoint()
+        };
         tx.send_replace(Some(Arc::new(s)));
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let burst = applied() - 2;
-    assert!((1..=2).contains(&burst), "{burst} applies for a burst of 10");
+    assert!(
+        (1..=2).contains(&burst),
+        "{burst} applies for a burst of 10"
+    );
     stop.send(true).unwrap();
     task.await.unwrap();
 }
