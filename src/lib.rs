@@ -11,6 +11,7 @@ mod core;
 mod frr;
 mod input;
 mod kube;
+pub mod lab;
 mod speaker;
 
 // The pure core.
