@@ -464,7 +464,10 @@ fn bgpd_killed_and_restarted_empty_gets_its_config_back() {
             }
         },
     );
-    let reconnects_before = speaker.log_text().matches("connection was re-opened").count();
+    let reconnects_before = speaker
+        .log_text()
+        .matches("connection was re-opened")
+        .count();
 
     kill(bgpd_pid(node), Signal::SIGKILL).unwrap();
     let killed = Instant::now();

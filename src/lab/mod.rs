@@ -63,6 +63,12 @@ pub fn up(
             state_dir.display()
         )
     })?;
+    let announced = report::wait_announced(&built.layout, timeout).map_err(|e| {
+        format!(
+            "{e}\nthe lab stays up for a look (logs under {}); `ferrule-lab down` removes it",
+            state_dir.display()
+        )
+    })?;
     let mut s = format!(
         "lab {} up in {:.2}s: {} namespaces, FRR answering after {:.2}s, {} speakers started after {:.2}s\n",
         plan.name,
@@ -80,6 +86,10 @@ pub fn up(
             at.as_secs_f64()
         ));
     }
+    s.push_str(&format!(
+        "  every Service address routed at every ToR, every speaker reporting: {:.2}s later\n",
+        announced.as_secs_f64()
+    ));
     s.push_str(&format!("state: {}\n", state_dir.display()));
     Ok(s)
 }

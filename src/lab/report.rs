@@ -97,6 +97,50 @@ pub fn wait_sessions(
     }
 }
 
+/// Polls until every Service address the speakers handed out has a BGP route at every
+/// ToR, and every speaker reports its sessions Established, so what `status` prints right
+/// after `up` is the lab at rest; how long that took.
+pub fn wait_announced(layout: &Layout, limit: Duration) -> Result<Duration, String> {
+    let start = Instant::now();
+    let tors: Vec<&NodeDirs> = layout.nodes.iter().filter(|n| n.router).collect();
+    loop {
+        let ips: BTreeSet<String> = service_ips(layout).into_values().flatten().collect();
+        let mut missing: Vec<String> = Vec::new();
+        if ips.is_empty() {
+            missing.push("no Service address handed out yet".into());
+        }
+        for t in &tors {
+            for ip in &ips {
+                if route(t, ip).0 != "bgp" {
+                    missing.push(format!("{ip} at {}", t.name));
+                }
+            }
+        }
+        for n in &layout.nodes {
+            let Some(status) = &n.status else { continue };
+            let sessions: Vec<String> = std::fs::read_dir(status.join("bgpsessions"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect();
+            if sessions.is_empty() || sessions.iter().any(|t| !t.contains("bgp: Established")) {
+                missing.push(format!("{}'s status", n.name));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(start.elapsed());
+        }
+        if start.elapsed() >= limit {
+            return Err(format!(
+                "after {limit:?} still waiting for: {}",
+                missing.join(", ")
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `namespace/name` -> addresses, from every speaker's ledger.
 pub fn service_ips(layout: &Layout) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
