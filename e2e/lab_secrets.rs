@@ -386,36 +386,69 @@ impl Speaker {
         })
     }
 
-    /// SIGTERM to ferrule, then wait for what we started (strace ends with it).
+    /// SIGTERM to ferrule, then wait for what we started (strace ends with it). On a
+    /// timeout the child stays ours, so Drop still kills it.
     fn stop(&mut self) {
         use nix::sys::signal::{kill, Signal};
-        let Some(mut c) = self.child.take() else {
-            return;
-        };
         let _ = kill(nix::unistd::Pid::from_raw(self.pid), Signal::SIGTERM);
-        let status = wait_until(Duration::from_secs(15), "the speaker to exit", || {
+        let pid = self.pid;
+        let c = self.child.as_mut().expect("running");
+        let what = format!(
+            "ferrule {pid} to exit (children of {}: {:?}; {})",
+            c.id(),
+            children_of(c.id() as i32),
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("State") || l.starts_with("TracerPid"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let status = wait_until(Duration::from_secs(15), &what, || {
             c.try_wait()
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| "running".to_string())
         });
+        self.child = None;
         assert!(status.success(), "speaker exited with {status}");
     }
 }
 
 impl Drop for Speaker {
+    /// SIGKILL ferrule and strace, reap strace, and make sure ferrule is gone too.
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = c.kill();
-            let _ = c.wait();
+        use nix::sys::signal::{kill, Signal};
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let ferrule = nix::unistd::Pid::from_raw(self.pid);
+        let _ = kill(ferrule, Signal::SIGKILL);
+        let _ = c.kill();
+        let _ = c.wait();
+        let gone = harness::try_wait_until(Duration::from_secs(5), || {
+            let _ = kill(ferrule, Signal::SIGKILL);
+            if harness::alive(self.pid) {
+                Err("alive")
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = gone {
+            eprintln!("ferrule {} outlived its test: {e}", self.pid);
         }
     }
 }
 
 // ---- the /proc scanner ----
+
+/// Ends the scanner when the test ends, also by a panic.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
 
 #[derive(Debug, Default)]
 struct Scan {
@@ -649,6 +682,7 @@ fn drill(transport: Transport) {
     let mut speaker = Speaker::start(node, &work, transport);
     let stop = Arc::new(AtomicBool::new(false));
     let scan = scanner(speaker.pid, stop.clone());
+    let _stop_scanner = StopOnDrop(stop.clone());
     // The scanner must see processes that live about a millisecond.
     for _ in 0..5 {
         Command::new("sh")
