@@ -481,7 +481,11 @@ impl Cx<'_> {
                     at: self.at.clone(),
                     kind: self.kind.into(),
                     name: self.name.into(),
-                    message: error_with_path::<T>(&value, e),
+                    message: diagnostics::without_secrets(
+                        self.kind,
+                        &value,
+                        error_with_path::<T>(&value, e),
+                    ),
                 });
                 return;
             }

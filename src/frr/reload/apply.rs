@@ -209,6 +209,7 @@ fn find_mut<'a>(lines: &'a mut Vec<Line>, path: &[String]) -> Option<&'a mut Vec
 /// Why a batch did not bring FRR to the desired config.
 struct Failure {
     message: String,
+    /// The refused command; may hold a secret (redact it wherever it is shown).
     command: Option<String>,
     /// FRR did not answer in time (a frozen or overloaded daemon).
     unresponsive: bool,
@@ -231,6 +232,25 @@ impl From<CliError> for Failure {
             },
         }
     }
+}
+
+/// The transports report a refused command redacted; the batch's own line (by its
+/// position) is what an extras line is known by, so a refused extras line holding a
+/// password still costs only itself. Every report of the command redacts it again.
+fn unredacted(e: CliError, config: &[String]) -> Failure {
+    let raw = match &e {
+        CliError::Rejected { line, command, .. } => line
+            .checked_sub(1)
+            .and_then(|i| config.get(i))
+            .filter(|raw| redact(raw.trim()) == command.trim())
+            .cloned(),
+        _ => None,
+    };
+    let mut f = Failure::from(e);
+    if raw.is_some() {
+        f.command = raw;
+    }
+    f
 }
 
 impl Driver {
@@ -427,7 +447,7 @@ impl Driver {
                     let repeats = f
                         .command
                         .as_ref()
-                        .is_some_and(|c| again.commands().any(|x| redact(x) == *c));
+                        .is_some_and(|c| again.commands().any(|x| redact(x) == redact(c)));
                     if repeats {
                         return Err((f, Some(basis)));
                     }
@@ -447,7 +467,7 @@ impl Driver {
         let t = Instant::now();
         let out = self.cli.apply_batch(&batch.config, &batch.exec, true).await;
         result.frr_duration += t.elapsed();
-        let out = out?;
+        let out = out.map_err(|e| unredacted(e, &batch.config))?;
         result.warnings.extend(
             out.warnings
                 .into_iter()

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use serde_yaml::Value;
 use thiserror::Error;
 
 use crate::core::model::ObjectRef;
@@ -133,4 +134,48 @@ pub struct Diagnostics {
     pub warnings: Vec<Warning>,
     /// Where each object added was defined: (kind, namespace, name) and its location.
     pub placed: Vec<((String, String, String), Location)>,
+}
+
+/// A document's deserializing error as it may be logged. serde quotes the values it
+/// refuses (`stringData: invalid type: string "hunter2", expected a map`), so for a document
+/// that may hold a secret (any Secret; a BGPPeer whose `spec.password` is not a string, whose
+/// error may not even name the field) every quoted value goes, and of the path only its
+/// first field stays (a Secret's keys are its owner's business too).
+pub(super) fn without_secrets(kind: &str, value: &Value, message: String) -> String {
+    let password = value
+        .get("spec")
+        .and_then(|s| s.get("password"))
+        .is_some_and(|p| !p.is_string());
+    if kind != "Secret" && !password {
+        return message;
+    }
+    let (path, rest) = match message.split_once(": ") {
+        Some((p, r)) if !p.contains(' ') => (p.split(['.', '[']).next(), r),
+        _ => (None, message.as_str()),
+    };
+    let mut out = path.map(|p| format!("{p}: ")).unwrap_or_default();
+    let mut inside: Option<char> = None;
+    let mut escaped = false;
+    for c in rest.chars() {
+        match inside {
+            Some(_) if escaped => escaped = false,
+            Some('"') if c == '\\' => escaped = true,
+            Some(q) if c == q => {
+                out.push_str("<redacted>");
+                out.push(c);
+                inside = None;
+            }
+            Some(_) => {}
+            None => {
+                out.push(c);
+                if c == '"' || c == '`' {
+                    inside = Some(c);
+                }
+            }
+        }
+    }
+    if inside.is_some() {
+        out.push_str("<redacted>");
+    }
+    out
 }

@@ -427,3 +427,57 @@ fn a_change_reparses_only_the_file_that_changed() {
     assert!(removed.warnings.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A malformed Secret (or a BGPPeer's non-string password) is reported by its shape, never
+/// by the value serde would quote.
+#[test]
+fn errors_of_documents_with_secrets_quote_no_value() {
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\ntype: kubernetes.io/basic-auth\n";
+    let peer = "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: p}\nspec:\n  myASN: 1\n  peerASN: 2\n  peerAddress: 192.0.2.1\n";
+    let table = [
+        (
+            format!("{secret}stringData: \"hunter2-x\"\n"),
+            "stringData: invalid type: string \"<redacted>\", expected a map",
+        ),
+        (
+            format!("{secret}stringData: \"hun\\\"ter2-x\"\n"),
+            "stringData: invalid type: string \"<redacted>\", expected a map",
+        ),
+        (
+            format!("{secret}stringData: {{hunter2-x: 5}}\n"),
+            "invalid type: integer `<redacted>`, expected a string",
+        ),
+        (
+            format!("{secret}immutable: hunter2-x\n"),
+            "immutable: invalid type: string \"<redacted>\", expected a boolean",
+        ),
+        (
+            format!("{peer}  password: 20240917\n"),
+            "invalid type: integer `<redacted>`, expected a string",
+        ),
+        (
+            format!("{peer}  password: 1.5e3\n"),
+            "invalid type: floating point `<redacted>`, expected a string",
+        ),
+    ];
+    for (text, want) in &table {
+        let mut s = snapshot();
+        let d = parse_str(text, "f.yaml", &mut s);
+        let said: Vec<String> = d.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(said.len(), 1, "{text}: {said:?}");
+        assert!(said[0].ends_with(want), "{text}: {said:?}");
+        assert!(
+            !said[0].contains("hunter2") && !said[0].contains("2024"),
+            "{said:?}"
+        );
+    }
+    // Other documents keep the value: it is what the user needs to see.
+    let mut s = snapshot();
+    let d = parse_str(
+        &format!("{peer}  holdTime: [9s]\n  password: ok\n"),
+        "f.yaml",
+        &mut s,
+    );
+    assert_eq!(d.errors.len(), 1);
+}
