@@ -294,6 +294,7 @@ const TOP: &[&str] = &[
 ];
 const ONE: &[&str] = &[
     "bgp",
+    "coalesce-time",
     "no",
     "neighbor",
     "address-family",
