@@ -301,3 +301,169 @@ fn down_removes_a_lab_whose_runner_was_killed_mid_up() {
     assert!(out.status.success(), "down failed");
     lab.assert_gone();
 }
+
+/// Copies the seed topology (config files and manifests) to `dir`, so a drill can edit its
+/// manifests without touching the repository's.
+fn copy_seed(dir: &Path) {
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    for sub in ["", "manifests"] {
+        for e in std::fs::read_dir(seed().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, dir.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
+fn pid_of(layout: &Layout, node: &str, daemon: &str) -> i32 {
+    let dirs = layout.nodes.iter().find(|n| n.name == node).unwrap();
+    std::fs::read_to_string(dirs.run.join(format!("{daemon}.pid")))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The article's failover drill on the runner's lab. A node's FRR frozen (a hard failure):
+/// tor1, with BFD 300 ms x 3, drops its next hop in under a second while tor2, without BFD,
+/// keeps forwarding to the dead node until its hold time. Then a drain: the node's last
+/// endpoint removed, and its next hop leaves both ToRs.
+#[test]
+fn failover_drill_bfd_then_drain() {
+    if !available() {
+        return;
+    }
+    let lab = Lab::new("drill");
+    let topo_dir = lab.root.join("topology");
+    copy_seed(&topo_dir);
+    let topology = topo_dir.join("seed.clab.yml");
+    let out = lab.run(&[
+        "up",
+        &topology.to_string_lossy(),
+        "--ferrule",
+        FERRULE,
+        "--timeout",
+        "40",
+    ]);
+    assert!(out.status.success(), "up failed");
+    let layout = Layout::load(&lab.state_dir()).unwrap();
+    let tor = |name: &str| {
+        layout
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap()
+            .clone()
+    };
+    let (tor1, tor2) = (tor("tor1"), tor("tor2"));
+    let ip = wait(Duration::from_secs(20), "web's address", || {
+        report::service_ips(&layout)
+            .get("default/web")
+            .and_then(|s| s.iter().next().cloned())
+    });
+    let hops = |t: &ferrule::lab::state::NodeDirs| report::route(t, &ip).1;
+    let both1: BTreeSet<String> = ["192.0.2.21", "192.0.2.22"].map(String::from).into();
+    let both2: BTreeSet<String> = ["198.51.100.21", "198.51.100.22"].map(String::from).into();
+    wait(
+        Duration::from_secs(20),
+        "both next hops at both ToRs",
+        || (hops(&tor1) == both1 && hops(&tor2) == both2).then_some(()),
+    );
+    // BFD must be up to tor1 on every node before the failure (its detection is measured).
+    wait(
+        Duration::from_secs(20),
+        "BFD up to tor1 on every node",
+        || {
+            let out = lab.command(&["status"]).output().ok()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let up = text
+                .lines()
+                .filter(|l| l.starts_with("node-") && l.split_whitespace().nth(1) == Some("tor1"))
+                .filter(|l| l.split_whitespace().nth(4) == Some("up"))
+                .count();
+            (up == 3).then_some(())
+        },
+    );
+
+    // Hard failure: node-22's FRR frozen (bgpd and bfdd stop answering, nothing is sent).
+    let frozen: Vec<i32> = ["bfdd", "bgpd"]
+        .iter()
+        .map(|d| pid_of(&layout, "node-22", d))
+        .collect();
+    for &p in &frozen {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGSTOP,
+        )
+        .unwrap();
+    }
+    let t = Instant::now();
+    let node21_1: BTreeSet<String> = ["192.0.2.21".to_string()].into();
+    wait(Duration::from_secs(5), "tor1 to drop node-22 (BFD)", || {
+        (hops(&tor1) == node21_1).then_some(())
+    });
+    let bfd_failover = t.elapsed();
+    let tor2_still = hops(&tor2);
+    eprintln!(
+        "MEASURED: node-22's FRR frozen -> next hop gone at tor1 (BFD 300 ms x 3) after {:.0} ms; \
+         tor2 (no BFD) still forwards to {:?} then (until its hold time)",
+        bfd_failover.as_secs_f64() * 1000.0,
+        tor2_still
+    );
+    assert!(
+        bfd_failover < Duration::from_millis(1500),
+        "{bfd_failover:?}"
+    );
+    assert_eq!(
+        tor2_still, both2,
+        "without BFD the dead next hop stays until the hold time"
+    );
+    for &p in &frozen {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGCONT,
+        )
+        .unwrap();
+    }
+    wait(Duration::from_secs(30), "node-22 back at both ToRs", || {
+        (hops(&tor1) == both1 && hops(&tor2) == both2).then_some(())
+    });
+
+    // Drain: node-22's last endpoint goes (the slice rewritten as a tool would: aside, rename).
+    let slice_path = topo_dir.join("manifests/07-endpointslice.yaml");
+    let slice = std::fs::read_to_string(&slice_path).unwrap();
+    let cut = slice
+        .find("- addresses: [10.244.2.10]")
+        .expect("node-22's endpoint");
+    let tmp = topo_dir.join("manifests/.07.tmp");
+    std::fs::write(&tmp, &slice[..cut]).unwrap();
+    let t = Instant::now();
+    std::fs::rename(&tmp, &slice_path).unwrap();
+    let node21_2: BTreeSet<String> = ["198.51.100.21".to_string()].into();
+    let mut at = [None, None];
+    wait(
+        Duration::from_secs(10),
+        "node-22 drained at both ToRs",
+        || {
+            if at[0].is_none() && hops(&tor1) == node21_1 {
+                at[0] = Some(t.elapsed());
+            }
+            if at[1].is_none() && hops(&tor2) == node21_2 {
+                at[1] = Some(t.elapsed());
+            }
+            at.iter().all(Option::is_some).then_some(())
+        },
+    );
+    let [d1, d2] = at.map(Option::unwrap);
+    eprintln!(
+        "MEASURED: drain (node-22's last endpoint removed) -> next hop gone at tor1 after {:.0} ms, \
+         at tor2 after {:.0} ms (target < 200 ms; MetalLB 3-4 s)",
+        d1.as_secs_f64() * 1000.0,
+        d2.as_secs_f64() * 1000.0
+    );
+    assert!(d1.max(d2) < Duration::from_secs(2), "{d1:?} {d2:?}");
+    let out = lab.run(&["down"]);
+    assert!(out.status.success());
+    lab.assert_gone();
+}
