@@ -463,6 +463,31 @@ fn failover_drill_bfd_then_drain() {
         d2.as_secs_f64() * 1000.0
     );
     assert!(d1.max(d2) < Duration::from_secs(2), "{d1:?} {d2:?}");
+
+    // The same drill as users run it: `ferrule-lab drill` (it picks the failing node itself
+    // and puts the EndpointSlice back). node-22 was drained above: restore it first.
+    std::fs::write(&tmp, &slice).unwrap();
+    std::fs::rename(&tmp, &slice_path).unwrap();
+    wait(
+        Duration::from_secs(10),
+        "node-22 back after the drain",
+        || (hops(&tor1) == both1 && hops(&tor2) == both2).then_some(()),
+    );
+    let out = lab.run(&["drill"]);
+    assert!(out.status.success(), "drill failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("gone at tor1 after") && text.contains("(BFD)"),
+        "{text}"
+    );
+    assert!(text.contains("tor2 still forwards"), "{text}");
+    assert_eq!(text.matches("drain: ").count(), 2, "{text}");
+    assert!(text.contains("restored"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&slice_path).unwrap(),
+        slice,
+        "put back"
+    );
     let out = lab.run(&["down"]);
     assert!(out.status.success());
     lab.assert_gone();

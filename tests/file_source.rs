@@ -124,3 +124,35 @@ async fn a_file_written_in_two_halves_is_read_only_once_closed() {
     task.abort();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--source` given relative to the working directory (as a user types it): changes are
+/// still seen (events name files by the absolute path, which never matched before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relative_source_directory_is_watched() {
+    let rel = std::path::PathBuf::from(format!(
+        "target/ferrule-relative-source-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&rel);
+    std::fs::create_dir_all(&rel).unwrap();
+    std::fs::write(rel.join("01-pool.yaml"), POOL).unwrap();
+    std::fs::write(rel.join("10-a.yaml"), service("a")).unwrap();
+    let (tx, rx) = watch::channel(None);
+    let task = tokio::spawn(ferrule::watch_dir(
+        rel.clone(),
+        "metallb-system".into(),
+        "node1".into(),
+        None,
+        tx,
+    ));
+    until(&rx, "Service a", |s| s == ["a"]).await;
+    let tmp = rel.join(".20-b.yaml.tmp");
+    std::fs::write(&tmp, service("b")).unwrap();
+    std::fs::rename(&tmp, rel.join("20-b.yaml")).unwrap();
+    until(&rx, "Service b seen through the relative path", |s| {
+        s == ["a", "b"]
+    })
+    .await;
+    task.abort();
+    std::fs::remove_dir_all(&rel).unwrap();
+}

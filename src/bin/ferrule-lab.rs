@@ -48,6 +48,12 @@ enum Command {
         #[arg(default_value = DEFAULT_TOPOLOGY)]
         topology: PathBuf,
     },
+    /// The article's failover drill: a node's FRR frozen (BFD vs hold time), then the node
+    /// drained (its last endpoint removed; the manifest is put back after); prints each time.
+    Drill {
+        #[arg(default_value = DEFAULT_TOPOLOGY)]
+        topology: PathBuf,
+    },
     /// Remove the lab's processes, namespaces and state (also after a crash).
     Down {
         #[arg(default_value = DEFAULT_TOPOLOGY)]
@@ -123,6 +129,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 "{}",
                 ferrule::lab::status(&ferrule::lab::state_dir(&cli.state_root, &name))?
             );
+        }
+        Command::Drill { topology } => {
+            let name = lab_name(&cli.name, topology)?;
+            let layout =
+                ferrule::lab::Layout::load(&ferrule::lab::state_dir(&cli.state_root, &name))?;
+            print!("{}", ferrule::lab::drill::drill(&layout)?);
         }
         Command::Down { topology } => {
             let name = lab_name(&cli.name, topology)?;

@@ -79,6 +79,7 @@ pub fn layout(plan: &Plan, state_dir: &Path) -> Layout {
                 run: d.join("run"),
                 log: d.join("log"),
                 status: n.speaker.as_ref().map(|_| d.join("status")),
+                source: n.speaker.as_ref().map(|sp| sp.source.clone()),
                 router: !n.daemons.is_empty() && n.speaker.is_none(),
             }
         })

@@ -6,6 +6,7 @@
 //! removes it also after a crash.
 
 pub mod build;
+pub mod drill;
 pub mod report;
 mod shell;
 pub mod state;

@@ -21,6 +21,9 @@ pub struct NodeDirs {
     pub log: PathBuf,
     /// The speaker's --status-dir (nodes running `ferrule speaker`).
     pub status: Option<PathBuf>,
+    /// The speaker's --source (its manifests directory).
+    #[serde(default)]
+    pub source: Option<PathBuf>,
     /// Runs FRR with its own startup config and no speaker (a ToR).
     pub router: bool,
 }

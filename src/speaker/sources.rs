@@ -37,9 +37,18 @@ pub async fn watch_dir(
     ledger: Option<Ledger>,
     tx: SnapshotTx,
 ) -> Result<(), notify::Error> {
+    // Events name files by the path watched; compare like with like, whatever the
+    // working directory (a relative --source never matched, so it was never re-read).
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<FileEvent>();
-    let ledger_path = ledger.as_ref().map(|l| l.path().to_owned());
+    let ledger_path = ledger
+        .as_ref()
+        .map(|l| std::path::absolute(l.path()).unwrap_or_else(|_| l.path().to_owned()));
     let manifests_dir = dir.clone();
+    let ledger_dir = ledger_path
+        .as_ref()
+        .and_then(|l| l.parent())
+        .map(Path::to_path_buf);
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let Ok(e) = res else { return };
         // In the ledger's directory (the status dir) only the ledger itself counts.
@@ -54,7 +63,7 @@ pub async fn watch_dir(
         }
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-    if let Some(parent) = ledger.as_ref().and_then(|l| l.path().parent()) {
+    if let Some(parent) = &ledger_dir {
         std::fs::create_dir_all(parent).map_err(notify::Error::io)?;
         watcher.watch(parent, RecursiveMode::NonRecursive)?;
     }
