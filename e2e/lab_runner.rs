@@ -492,3 +492,127 @@ fn failover_drill_bfd_then_drain() {
     assert!(out.status.success());
     lab.assert_gone();
 }
+
+/// An upgrade without an outage: node-22's bgpd is stopped (SIGTERM, as a rolling update of
+/// the FRR container stops it) and started again empty; the speaker gives it its config
+/// back. tor1's peer has `enableGracefulRestart`, so tor1 (FRR is a graceful-restart helper
+/// by default) keeps forwarding to node-22 the whole time; tor2's peer does not, and tor2
+/// drops node-22's next hop until the new session is up — the outage printed beside.
+#[test]
+fn an_frr_restart_with_graceful_restart_keeps_forwarding() {
+    if !available() {
+        return;
+    }
+    let lab = Lab::new("gr");
+    let topo_dir = lab.root.join("topology");
+    copy_seed(&topo_dir);
+    // tor1's BGPPeer (its last definition, in 05-bfd.yaml) asks for graceful restart.
+    let bfd = topo_dir.join("manifests/05-bfd.yaml");
+    let text = std::fs::read_to_string(&bfd).unwrap();
+    let (profile, peer) = text.split_at(text.rfind("apiVersion: metallb.io/v1beta1").unwrap());
+    assert!(
+        peer.contains("kind: BGPPeer") && peer.contains("name: tor1"),
+        "{peer}"
+    );
+    let peer = peer
+        .replace("metallb.io/v1beta1", "metallb.io/v1beta2")
+        .replace(
+            "  bfdProfile: tor-bfd",
+            "  bfdProfile: tor-bfd\n  enableGracefulRestart: true",
+        );
+    std::fs::write(&bfd, format!("{profile}{peer}")).unwrap();
+    let topology = topo_dir.join("seed.clab.yml");
+    let out = lab.run(&[
+        "up",
+        &topology.to_string_lossy(),
+        "--ferrule",
+        FERRULE,
+        "--timeout",
+        "40",
+    ]);
+    assert!(out.status.success(), "up failed");
+    let layout = Layout::load(&lab.state_dir()).unwrap();
+    let find = |name: &str| {
+        layout
+            .nodes
+            .iter()
+            .find(|n| n.name == name)
+            .unwrap()
+            .clone()
+    };
+    let (tor1, tor2, node22) = (find("tor1"), find("tor2"), find("node-22"));
+    let ip = wait(Duration::from_secs(20), "web's address", || {
+        report::service_ips(&layout)
+            .get("default/web")
+            .and_then(|s| s.iter().next().cloned())
+    });
+    let hops = |t: &ferrule::lab::state::NodeDirs| report::route(t, &ip).1;
+    let gr_state = || {
+        report::vty_json(&tor1.run, "bgpd", "show bgp neighbors 192.0.2.22 json")
+            .ok()
+            .map(|v| v["192.0.2.22"]["gracefulRestartInfo"]["remoteGrMode"].clone())
+    };
+    wait(
+        Duration::from_secs(20),
+        "node-22 at both ToRs, GR negotiated with tor1",
+        || {
+            (hops(&tor1).contains("192.0.2.22")
+                && hops(&tor2).contains("198.51.100.22")
+                && gr_state().is_some_and(|m| m == "Restart"))
+            .then_some(())
+        },
+    );
+    let established = |t: &ferrule::lab::state::NodeDirs, peer: &str| {
+        report::peers(t)
+            .ok()
+            .and_then(|p| p.get(peer).cloned())
+            .is_some_and(|s| s == "Established")
+    };
+
+    let t = Instant::now();
+    ferrule::lab::build::restart_daemon(&node22, "bgpd").unwrap();
+    // Watch both ToRs every 5 ms until node-22 is back everywhere with its sessions.
+    let (mut tor1_lost, mut tor2_lost_at, mut tor2_back_at) = (false, None, None);
+    let deadline = t + Duration::from_secs(30);
+    loop {
+        let (h1, h2) = (hops(&tor1), hops(&tor2));
+        tor1_lost |= !h1.contains("192.0.2.22");
+        if tor2_lost_at.is_none() && !h2.contains("198.51.100.22") {
+            tor2_lost_at = Some(t.elapsed());
+        }
+        if tor2_lost_at.is_some() && tor2_back_at.is_none() && h2.contains("198.51.100.22") {
+            tor2_back_at = Some(t.elapsed());
+        }
+        let settled = established(&tor1, "192.0.2.22")
+            && established(&tor2, "198.51.100.22")
+            && h1.contains("192.0.2.22")
+            && h2.contains("198.51.100.22")
+            && (tor2_lost_at.is_none() || tor2_back_at.is_some());
+        if settled && t.elapsed() > Duration::from_secs(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node-22 not back within 30 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let outage = match (tor2_lost_at, tor2_back_at) {
+        (Some(a), Some(b)) => format!("{:.0} ms", (b - a).as_secs_f64() * 1000.0),
+        _ => "none".into(),
+    };
+    eprintln!(
+        "MEASURED: node-22's bgpd restarted (upgrade): tor1 with graceful restart kept forwarding \
+         to it: {}; tor2 without: next hop gone for {outage}; back everywhere after {:.2}s",
+        !tor1_lost,
+        t.elapsed().as_secs_f64()
+    );
+    assert!(
+        !tor1_lost,
+        "tor1 (graceful-restart helper) dropped node-22's next hop"
+    );
+    assert!(
+        tor2_lost_at.is_some(),
+        "without graceful restart the next hop goes (the gap)"
+    );
+    let out = lab.run(&["down"]);
+    assert!(out.status.success());
+    lab.assert_gone();
+}

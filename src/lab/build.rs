@@ -282,6 +282,28 @@ fn netns_command(ns: &str, argv: &[String]) -> Command {
     c
 }
 
+/// Kills one of a node's FRR daemons and starts it again, empty, as a rolling update of the
+/// FRR container does; returns when its vty socket is back. The new daemon runs under the
+/// lab's state dir, so `down` finds it.
+pub fn restart_daemon(dirs: &NodeDirs, daemon: &str) -> Result<i32, String> {
+    let pid_file = dirs.run.join(format!("{daemon}.pid"));
+    let old: i32 = std::fs::read_to_string(&pid_file)
+        .map_err(|e| format!("{}: {e}", pid_file.display()))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{}: {e}", pid_file.display()))?;
+    let vty = dirs.run.join(format!("{daemon}.vty"));
+    super::state::kill_and_wait(&[old]);
+    let _ = std::fs::remove_file(&vty);
+    let pid = spawn_daemon(dirs, daemon)?;
+    wait_for(
+        Duration::from_secs(10),
+        || vty.exists(),
+        || format!("{}/{daemon} (pid {pid}) made no vty socket", dirs.name),
+    )?;
+    Ok(pid)
+}
+
 /// One FRR daemon in the foreground (`ip netns exec`, `unshare` and `sh` all exec, so the
 /// child is the daemon); returns its pid.
 fn spawn_daemon(dirs: &NodeDirs, daemon: &str) -> Result<i32, String> {
