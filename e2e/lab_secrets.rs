@@ -293,7 +293,13 @@ impl Speaker {
         let metrics_port = free_port();
         let stdout = work.dir.join("speaker.stdout");
         let stderr = work.dir.join("speaker.stderr");
-        let trace = have("strace").then(|| work.dir.join("speaker.strace"));
+        let strace = have("strace");
+        // Under CI the file and exec channels must be traced, not silently skipped.
+        assert!(
+            strace || std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+            "strace is required under CI (e2e/setup.sh installs it)"
+        );
+        let trace = strace.then(|| work.dir.join("speaker.strace"));
         let bin = env!("CARGO_BIN_EXE_ferrule");
         let mut cmd = match &trace {
             Some(t) => {

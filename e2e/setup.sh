@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ferrule's tests and labs need on a fresh Debian machine: FRR (zebra, bgpd,
-# bfdd, staticd, vtysh, frr-reload.py) and iproute2 for network namespaces. Idempotent:
+# bfdd, staticd, vtysh, frr-reload.py), iproute2 for network namespaces, strace, and a Rust
+# toolchain with rustfmt and clippy (rustup) when there is none. Idempotent:
 # does nothing when everything is already there. Needs root (or sudo).
 set -euo pipefail
 
@@ -11,6 +12,11 @@ done
 [ -e /usr/lib/frr/frr-reload.py ] || need+=(frr-pythontools)
 command -v ip >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
+command -v setpriv >/dev/null || need+=(util-linux)
+# lab_secrets traces every file and exec of the speaker.
+command -v strace >/dev/null || need+=(strace)
+# rustup, when there is no Rust toolchain yet.
+command -v cargo >/dev/null || [ -f "$HOME/.cargo/env" ] || need+=(curl ca-certificates)
 # ring (TLS for the Kubernetes client) compiles C.
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 
@@ -37,8 +43,10 @@ if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
   . "$HOME/.cargo/env"
 fi
 if ! command -v cargo >/dev/null; then
-  echo "setup: cargo not found; install Rust with rustup (https://rustup.rs) first" >&2
-  exit 1
+  echo "setup: no Rust toolchain; installing stable with rustup" >&2
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+    | sh -s -- -y --profile minimal --component rustfmt,clippy >/dev/null
+  . "$HOME/.cargo/env"
 fi
 for component in rustfmt clippy; do
   if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
