@@ -768,3 +768,72 @@ impl Drop for RouteMonitor {
         let _ = self.child.wait();
     }
 }
+
+/// A file-mode lab's working directory: `manifests/` (the speakers' --source) and `status/`
+/// (their --status-dir). Removed on drop, unless FERRULE_LAB_KEEP is set (a post-mortem).
+pub struct Work {
+    pub dir: PathBuf,
+    pub manifests: PathBuf,
+    pub status: PathBuf,
+}
+
+impl Work {
+    pub fn new(tag: &str) -> Work {
+        let dir = std::env::temp_dir().join(format!(
+            "ferrule-lab-{tag}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let manifests = dir.join("manifests");
+        let status = dir.join("status");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::create_dir_all(&status).unwrap();
+        Work {
+            dir,
+            manifests,
+            status,
+        }
+    }
+
+    /// Replaces a manifest atomically (write aside, rename), as tools do.
+    pub fn write(&self, name: &str, text: &str) {
+        let tmp = self.manifests.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.manifests.join(name)).unwrap();
+    }
+
+    pub fn remove(&self, name: &str) {
+        let _ = std::fs::remove_file(self.manifests.join(name));
+    }
+
+    /// The SpeakerNode status the speaker of `node` wrote, once it wrote one.
+    pub fn speaker_node(&self, node: &str) -> Option<ferrule::api::status::SpeakerNodeStatus> {
+        let path = self
+            .status
+            .join("speakernodes")
+            .join(format!("{node}.yaml"));
+        let obj: ferrule::api::status::SpeakerNode =
+            serde_yaml::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        obj.status
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        if std::env::var_os("FERRULE_LAB_KEEP").is_some() {
+            eprintln!("kept {}", self.dir.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A localhost TCP port free right now (for a speaker's --metrics-addr).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

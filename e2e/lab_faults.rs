@@ -15,15 +15,18 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use harness::{tor_config, wait_established, wait_until, Instance, Lab, RouteMonitor};
+use harness::{
+    free_port, tor_config, wait_established, wait_until, Instance, Lab, RouteMonitor, Work,
+};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 static SERIAL: Mutex<()> = Mutex::new(());
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -39,14 +42,6 @@ struct Speaker {
     child: Option<Child>,
     metrics_port: u16,
     log: PathBuf,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Speaker {
@@ -170,64 +165,10 @@ impl Drop for Speaker {
 // ---- manifests ----
 
 /// A temp directory with `manifests/` and `status/`, removed on drop.
-struct Work {
-    dir: PathBuf,
-    manifests: PathBuf,
-    status: PathBuf,
-}
-
-impl Work {
-    fn new(tag: &str) -> Work {
-        let dir = std::env::temp_dir().join(format!(
-            "ferrule-lab-faults-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let manifests = dir.join("manifests");
-        let status = dir.join("status");
-        std::fs::create_dir_all(&manifests).unwrap();
-        std::fs::create_dir_all(&status).unwrap();
-        Work {
-            dir,
-            manifests,
-            status,
-        }
-    }
-
-    /// Replace a manifest file atomically (write aside, rename), as tools do.
-    fn write(&self, name: &str, text: &str) {
-        let tmp = self.manifests.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).unwrap();
-        std::fs::rename(&tmp, self.manifests.join(name)).unwrap();
-    }
-
-    fn remove(&self, name: &str) {
-        let _ = std::fs::remove_file(self.manifests.join(name));
-    }
-
-    /// The SpeakerNode status of `node`: (applyResult, applyMessage, extrasRefused).
-    fn speaker_node(&self, node: &str) -> Option<(String, Option<String>, Vec<String>)> {
-        let path = self
-            .status
-            .join("speakernodes")
-            .join(format!("{node}.yaml"));
-        let obj: ferrule::api::status::SpeakerNode =
-            serde_yaml::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        let s = obj.status?;
-        Some((s.apply_result, s.apply_message, s.extras_refused))
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        // FERRULE_LAB_KEEP=1 keeps manifests, status and speaker logs for a post-mortem.
-        if std::env::var_os("FERRULE_LAB_KEEP").is_some() {
-            eprintln!("kept {}", self.dir.display());
-            return;
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The SpeakerNode status of `node`: (applyResult, applyMessage, extrasRefused).
+fn node_status(work: &Work, node: &str) -> Option<(String, Option<String>, Vec<String>)> {
+    let s = work.speaker_node(node)?;
+    Some((s.apply_result, s.apply_message, s.extras_refused))
 }
 
 /// Pools, one BGPPeer (the ToR), Nodes. `peer_extra`: more `spec` lines of the peer.
@@ -658,7 +599,7 @@ fn bgpd_frozen_while_a_change_arrives() {
     wait_until(
         Duration::from_secs(15),
         "the new speaker's first apply",
-        || match work.speaker_node(&node.name) {
+        || match node_status(&work, &node.name) {
             Some((r, _, _)) if r == "Success" => {
                 let n = speaker.metric("ferrule_frr_apply_duration_seconds_count");
                 n.filter(|n| *n >= 1.0).ok_or("no apply yet".to_string())
@@ -742,12 +683,14 @@ fn frr_refusing_a_line_keeps_the_last_good_config() {
         Duration::from_secs(15),
         "2 routes at the ToR",
     );
-    wait_until(Duration::from_secs(10), "status Success", || {
-        match work.speaker_node(&node.name) {
+    wait_until(
+        Duration::from_secs(10),
+        "status Success",
+        || match node_status(&work, &node.name) {
             Some((r, _, _)) if r == "Success" => Ok(()),
             other => Err(other),
-        }
-    });
+        },
+    );
     let counters = session_counters(&lab.tor, &[node]);
     let good = node.running_config();
     // The ToR's kernel has both routes before the watch starts.
@@ -781,7 +724,7 @@ spec:
     let message = wait_until(
         Duration::from_secs(15),
         "status to show the refused apply",
-        || match work.speaker_node(&node.name) {
+        || match node_status(&work, &node.name) {
             Some((r, Some(m), _)) if r == "Failed" => Ok(m),
             other => Err(other),
         },
@@ -834,7 +777,7 @@ spec:
     wait_until(
         Duration::from_secs(15),
         "status Success again",
-        || match work.speaker_node(&node.name) {
+        || match node_status(&work, &node.name) {
             Some((r, None, _)) if r == "Success" => Ok(()),
             other => Err(other),
         },
@@ -862,14 +805,15 @@ data:
         BTreeSet::from([node.ipv4.to_string()]),
     );
     wait_table(&lab.tor, &three, Duration::from_secs(15), "svc2 at the ToR");
-    let refused = wait_until(
-        Duration::from_secs(15),
-        "extras refused in status",
-        || match work.speaker_node(&node.name) {
-            Some((r, _, refused)) if r == "Success" && !refused.is_empty() => Ok(refused),
-            other => Err(other),
-        },
-    );
+    let refused =
+        wait_until(
+            Duration::from_secs(15),
+            "extras refused in status",
+            || match node_status(&work, &node.name) {
+                Some((r, _, refused)) if r == "Success" && !refused.is_empty() => Ok(refused),
+                other => Err(other),
+            },
+        );
     eprintln!("faults: bgpextras line refused, the rest applied; status: {refused:?}");
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(refused[0].contains("no-such-knob"), "{refused:?}");
@@ -911,12 +855,14 @@ fn speaker_killed_mid_apply_converges_without_a_reset() {
     );
     let mut speaker = Speaker::start(node, &work, "10s");
     wait_established(&lab.tor, node.ipv4, Duration::from_secs(30));
-    wait_until(Duration::from_secs(10), "the first apply", || {
-        match work.speaker_node(&node.name) {
+    wait_until(
+        Duration::from_secs(10),
+        "the first apply",
+        || match node_status(&work, &node.name) {
             Some((r, _, _)) if r == "Success" => Ok(()),
             other => Err(other),
-        }
-    });
+        },
+    );
     let counters = session_counters(&lab.tor, &[node]);
 
     let many: Vec<String> = (0..MANY)
@@ -968,12 +914,14 @@ fn speaker_killed_mid_apply_converges_without_a_reset() {
         },
     );
     let converged = restarted.elapsed();
-    let status = wait_until(Duration::from_secs(30), "status Success", || {
-        match work.speaker_node(&node.name) {
+    let status = wait_until(
+        Duration::from_secs(30),
+        "status Success",
+        || match node_status(&work, &node.name) {
             Some((r, m, _)) if r == "Success" => Ok(m),
             other => Err(other),
-        }
-    });
+        },
+    );
     let after = session_counters(&lab.tor, &[node]);
     eprintln!(
         "faults: {MANY} Services written; first prefix in bgpd after {:?}; speaker SIGKILLed \

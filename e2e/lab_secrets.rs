@@ -18,11 +18,11 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use harness::{tor_config, wait_established, wait_until, Instance, Lab};
+use harness::{free_port, tor_config, wait_established, wait_until, Instance, Lab, Work};
 
 const NS: &str = "metallb-system";
 const PASSWORD: &str = "Zq7-lab-secret-91";
@@ -34,7 +34,6 @@ const SERVICE_IP: &str = "203.0.113.10";
 const CANARY: &str = "ferrule-scan-canary-7Hk2";
 
 static SERIAL: Mutex<()> = Mutex::new(());
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -65,80 +64,27 @@ fn hits(text: &[u8], needles: &[String]) -> usize {
 
 // ---- manifests ----
 
-struct Work {
-    dir: PathBuf,
-    manifests: PathBuf,
-    status: PathBuf,
-}
-
-impl Work {
-    fn new(tag: &str) -> Work {
-        let dir = std::env::temp_dir().join(format!(
-            "ferrule-lab-secrets-{tag}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let manifests = dir.join("manifests");
-        let status = dir.join("status");
-        std::fs::create_dir_all(&manifests).unwrap();
-        std::fs::create_dir_all(&status).unwrap();
-        Work {
-            dir,
-            manifests,
-            status,
+/// Polls the SpeakerNode status until `ok` holds for it.
+fn wait_status(
+    work: &Work,
+    node: &str,
+    what: &str,
+    ok: impl Fn(&ferrule::api::status::SpeakerNodeStatus) -> bool,
+) -> ferrule::api::status::SpeakerNodeStatus {
+    wait_until(Duration::from_secs(20), what, || {
+        match work.speaker_node(node) {
+            Some(s) if ok(&s) => Ok(s),
+            other => Err(other.map(|s| {
+                (
+                    s.apply_result,
+                    s.apply_message,
+                    s.validation_warnings,
+                    s.validation_errors,
+                    s.extras_refused,
+                )
+            })),
         }
-    }
-
-    /// Replace a manifest atomically (write aside, rename), as tools do.
-    fn write(&self, name: &str, text: &str) {
-        let tmp = self.manifests.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).unwrap();
-        std::fs::rename(&tmp, self.manifests.join(name)).unwrap();
-    }
-
-    fn remove(&self, name: &str) {
-        std::fs::remove_file(self.manifests.join(name)).unwrap();
-    }
-
-    fn speaker_node(&self, node: &str) -> Option<ferrule::api::status::SpeakerNodeStatus> {
-        let path = self
-            .status
-            .join("speakernodes")
-            .join(format!("{node}.yaml"));
-        let obj: ferrule::api::status::SpeakerNode =
-            serde_yaml::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        obj.status
-    }
-
-    /// Polls the SpeakerNode status until `ok` holds for it.
-    fn wait_status(
-        &self,
-        node: &str,
-        what: &str,
-        ok: impl Fn(&ferrule::api::status::SpeakerNodeStatus) -> bool,
-    ) -> ferrule::api::status::SpeakerNodeStatus {
-        wait_until(Duration::from_secs(20), what, || {
-            match self.speaker_node(node) {
-                Some(s) if ok(&s) => Ok(s),
-                other => Err(other.map(|s| {
-                    (
-                        s.apply_result,
-                        s.apply_message,
-                        s.validation_warnings,
-                        s.validation_errors,
-                        s.extras_refused,
-                    )
-                })),
-            }
-        })
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    })
 }
 
 fn base_yaml(node: &Instance) -> String {
@@ -254,14 +200,6 @@ struct Speaker {
     stdout: PathBuf,
     stderr: PathBuf,
     trace: Option<PathBuf>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn have(tool: &str) -> bool {
@@ -701,7 +639,12 @@ fn drill(transport: Transport) {
     let t = Instant::now();
     wait_established(&lab.tor, node.ipv4, Duration::from_secs(30));
     let up = t.elapsed();
-    work.wait_status(&node.name, "status Success, no warnings", no_warnings);
+    wait_status(
+        &work,
+        &node.name,
+        "status Success, no warnings",
+        no_warnings,
+    );
     let (_, established) = established_count(&lab.tor, node);
     assert!(
         node.running_config()
@@ -712,12 +655,12 @@ fn drill(transport: Transport) {
     // 2a. A bgpextras line FRR refuses, carrying the password.
     let bad_extra = format!("neighbor 192.0.2.1 password {PASSWORD} bogus-extra-token");
     work.write("30-extras.yaml", &extras_yaml(&bad_extra));
-    let s = work.wait_status(&node.name, "the extras line refused", |s| {
+    let s = wait_status(&work, &node.name, "the extras line refused", |s| {
         !s.extras_refused.is_empty()
     });
     let refused = s.extras_refused.clone();
     work.remove("30-extras.yaml");
-    work.wait_status(&node.name, "extras gone", no_warnings);
+    wait_status(&work, &node.name, "extras gone", no_warnings);
 
     // 2b. Secrets FRR cannot take (the speaker keeps FRR's password), and back.
     let long = format!("{PASSWORD}{}", "x".repeat(81 - PASSWORD.len()));
@@ -750,7 +693,7 @@ fn drill(transport: Transport) {
         work.write("20-secret.yaml", text);
         match proof {
             Proof::Warning(why) => {
-                let s = work.wait_status(&node.name, what, |s| {
+                let s = wait_status(&work, &node.name, what, |s| {
                     s.validation_warnings.iter().any(|w| w.contains(why))
                 });
                 said.push(format!("{what}: {:?}", s.validation_warnings));
@@ -775,7 +718,7 @@ fn drill(transport: Transport) {
             "{what}: FRR keeps its password"
         );
         work.write("20-secret.yaml", &secret_with(PASSWORD));
-        work.wait_status(&node.name, "the good Secret back", no_warnings);
+        wait_status(&work, &node.name, "the good Secret back", no_warnings);
     }
     let (state, after) = established_count(&lab.tor, node);
     assert_eq!(state, "Established");
