@@ -61,6 +61,13 @@ fn start(node: &str, initial: Option<Snapshot>) -> Harness {
     }
 }
 
+/// node-21's engine in file mode (it hands out addresses itself), FRR's defaults otherwise.
+fn node21_config() -> EngineConfig {
+    let mut cfg = EngineConfig::new("node-21", "metallb-system");
+    cfg.addresses = ferrule::Addresses::Allocate;
+    cfg
+}
+
 async fn until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !f() {
@@ -300,8 +307,7 @@ async fn a_hung_status_sink_never_stalls_applies() {
     let frr = FakeFrr::default();
     let (tx, rx) = watch::channel(Some(Arc::new(seed())));
     let (stop, stop_rx) = watch::channel(false);
-    let mut cfg = EngineConfig::new("node-21", "metallb-system");
-    cfg.addresses = ferrule::Addresses::Allocate;
+    let mut cfg = node21_config();
     cfg.coalesce = Duration::from_millis(10);
     cfg.poll_interval = Duration::from_millis(20);
     let task = tokio::spawn(engine::run(
@@ -337,8 +343,7 @@ async fn status_is_restamped_every_heartbeat() {
     let sink = MemorySink::default();
     let (_tx, rx) = watch::channel(Some(Arc::new(seed())));
     let (stop, stop_rx) = watch::channel(false);
-    let mut cfg = EngineConfig::new("node-21", "metallb-system");
-    cfg.addresses = ferrule::Addresses::Allocate;
+    let mut cfg = node21_config();
     cfg.poll_interval = Duration::from_millis(20);
     cfg.heartbeat = Duration::from_secs(1);
     let task = tokio::spawn(engine::run(
@@ -388,8 +393,7 @@ async fn health_reports_an_unreachable_frr_and_a_wedged_engine() {
     let frr = FakeFrr::default();
     let (_tx, rx) = watch::channel(Some(Arc::new(seed())));
     let (stop, stop_rx) = watch::channel(false);
-    let mut cfg = EngineConfig::new("node-21", "metallb-system");
-    cfg.addresses = ferrule::Addresses::Allocate;
+    let mut cfg = node21_config();
     cfg.poll_interval = Duration::from_millis(20);
     let metrics = Metrics::new();
     metrics.set_wedge_after(Duration::from_millis(300));
@@ -500,8 +504,7 @@ async fn an_isolated_change_skips_the_coalescing_window() {
     let frr = FakeFrr::default();
     let (tx, rx) = watch::channel(Some(Arc::new(seed())));
     let (stop, stop_rx) = watch::channel(false);
-    let mut cfg = EngineConfig::new("node-21", "metallb-system");
-    cfg.addresses = ferrule::Addresses::Allocate;
+    let mut cfg = node21_config();
     cfg.coalesce = Duration::from_millis(500);
     cfg.poll_interval = Duration::from_secs(3600);
     let task = tokio::spawn(engine::run(
