@@ -302,6 +302,26 @@ fn down_removes_a_lab_whose_runner_was_killed_mid_up() {
     lab.assert_gone();
 }
 
+/// `ferrule-lab up` on `topology`; the lab's layout and web's address once handed out.
+fn up_with_web(lab: &Lab, topology: &Path) -> (Layout, String) {
+    let out = lab.run(&[
+        "up",
+        &topology.to_string_lossy(),
+        "--ferrule",
+        FERRULE,
+        "--timeout",
+        "40",
+    ]);
+    assert!(out.status.success(), "up failed");
+    let layout = Layout::load(&lab.state_dir()).unwrap();
+    let ip = wait(Duration::from_secs(20), "web's address", || {
+        report::service_ips(&layout)
+            .get("default/web")
+            .and_then(|s| s.iter().next().cloned())
+    });
+    (layout, ip)
+}
+
 /// Copies the seed topology (config files and manifests) to `dir`, so a drill can edit its
 /// manifests without touching the repository's.
 fn copy_seed(dir: &Path) {
@@ -338,16 +358,7 @@ fn failover_drill_bfd_then_drain() {
     let topo_dir = lab.root.join("topology");
     copy_seed(&topo_dir);
     let topology = topo_dir.join("seed.clab.yml");
-    let out = lab.run(&[
-        "up",
-        &topology.to_string_lossy(),
-        "--ferrule",
-        FERRULE,
-        "--timeout",
-        "40",
-    ]);
-    assert!(out.status.success(), "up failed");
-    let layout = Layout::load(&lab.state_dir()).unwrap();
+    let (layout, ip) = up_with_web(&lab, &topology);
     let tor = |name: &str| {
         layout
             .nodes
@@ -357,11 +368,6 @@ fn failover_drill_bfd_then_drain() {
             .clone()
     };
     let (tor1, tor2) = (tor("tor1"), tor("tor2"));
-    let ip = wait(Duration::from_secs(20), "web's address", || {
-        report::service_ips(&layout)
-            .get("default/web")
-            .and_then(|s| s.iter().next().cloned())
-    });
     let hops = |t: &ferrule::lab::state::NodeDirs| report::route(t, &ip).1;
     let both1: BTreeSet<String> = ["192.0.2.21", "192.0.2.22"].map(String::from).into();
     let both2: BTreeSet<String> = ["198.51.100.21", "198.51.100.22"].map(String::from).into();
@@ -522,16 +528,7 @@ fn an_frr_restart_with_graceful_restart_keeps_forwarding() {
         );
     std::fs::write(&bfd, format!("{profile}{peer}")).unwrap();
     let topology = topo_dir.join("seed.clab.yml");
-    let out = lab.run(&[
-        "up",
-        &topology.to_string_lossy(),
-        "--ferrule",
-        FERRULE,
-        "--timeout",
-        "40",
-    ]);
-    assert!(out.status.success(), "up failed");
-    let layout = Layout::load(&lab.state_dir()).unwrap();
+    let (layout, ip) = up_with_web(&lab, &topology);
     let find = |name: &str| {
         layout
             .nodes
@@ -541,11 +538,6 @@ fn an_frr_restart_with_graceful_restart_keeps_forwarding() {
             .clone()
     };
     let (tor1, tor2, node22) = (find("tor1"), find("tor2"), find("node-22"));
-    let ip = wait(Duration::from_secs(20), "web's address", || {
-        report::service_ips(&layout)
-            .get("default/web")
-            .and_then(|s| s.iter().next().cloned())
-    });
     let hops = |t: &ferrule::lab::state::NodeDirs| report::route(t, &ip).1;
     let gr_state = || {
         report::vty_json(&tor1.run, "bgpd", "show bgp neighbors 192.0.2.22 json")
