@@ -44,8 +44,16 @@ if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
 fi
 if ! command -v cargo >/dev/null; then
   echo "setup: no Rust toolchain; installing stable with rustup" >&2
-  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
-    | sh -s -- -y --profile minimal --component rustfmt,clippy >/dev/null
+  # rustup-init straight from static.rust-lang.org (what sh.rustup.rs would fetch): some
+  # networks reach the dist server but not the script's host.
+  arch="$(uname -m)"
+  # rustup-init acts on the name it is run by: keep the file's name.
+  dir="$(mktemp -d)"
+  curl --proto '=https' --tlsv1.2 -sSf -o "$dir/rustup-init" \
+    "https://static.rust-lang.org/rustup/dist/${arch}-unknown-linux-gnu/rustup-init"
+  chmod +x "$dir/rustup-init"
+  "$dir/rustup-init" -y --profile minimal --component rustfmt,clippy >/dev/null
+  rm -rf "$dir"
   . "$HOME/.cargo/env"
 fi
 for component in rustfmt clippy; do
